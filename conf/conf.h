@@ -1,0 +1,99 @@
+/* rdind - configuration: INI file (inih) + embedded defaults + environment.
+ *
+ * Precedence, highest first: RDIND_<SECTION>_<KEY> variables, the docker:dind
+ * compatible DOCKER_TLS_CERTDIR (for tls.certdir only), the INI file, the
+ * embedded default.  A struct rdind_conf is owned by the caller of
+ * conf_load() and released with conf_free().
+ */
+#ifndef RDIND_CONF_H
+#define RDIND_CONF_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include <stdio.h>
+
+#include "err.h"
+
+enum conf_restart
+{
+  CONF_RESTART_ON_FAILURE = 0,
+  CONF_RESTART_NEVER,
+  CONF_RESTART_ALWAYS,
+};
+
+enum conf_key_type
+{
+  CONF_KEY_ECDSA_P256 = 0,
+  CONF_KEY_RSA2048,
+  CONF_KEY_RSA3072,
+  CONF_KEY_RSA4096,
+};
+
+struct rdind_conf
+{
+  /* [sidecar] */
+  char *listen;             /* "host:port" / "[v6]:port", validated */
+  char **peers;             /* NULL-terminated; at least one */
+  char **allow_from;        /* NULL-terminated CIDRs/addresses/host names, may be empty */
+  char *user;               /* account to drop to when started as root */
+  uint64_t stop_timeout;    /* seconds */
+  enum conf_restart restart;
+  char *status_listen;      /* "" = off, else "host:port" (plain HTTP) */
+  uint64_t handshake_timeout; /* seconds */
+  uint64_t max_connections;
+  char *log_level;          /* debug, info, warn, error */
+
+  /* [tls] */
+  char *certdir;            /* "" = auto: /certs in a container, $XDG_STATE_HOME/rdind/certs */
+  uint64_t lifetime;        /* seconds, leaf certificates */
+  uint64_t ca_lifetime;     /* seconds */
+  enum conf_key_type key_type;
+  char **server_names;      /* extra SANs (DNS names or IP literals) */
+  char *client_group;       /* "" = none; else client keys are 0640 for this group */
+
+  /* [launcher] */
+  char *data_root;          /* "" = auto: $XDG_DATA_HOME/rdind/docker */
+  char *state_dir;          /* "" = auto: $XDG_RUNTIME_DIR/rdind or /tmp/rdind-UID */
+  char *storage_driver;     /* auto, overlay2, fuse-overlayfs, vfs */
+  char *net;                /* slirp4netns */
+  uint64_t mtu;
+  char *cidr;               /* slirp4netns network, default 10.0.2.0/24 */
+  char *dockerd;            /* path or name of dockerd */
+  char **dockerd_args;      /* extra arguments, split on white space */
+  char *slirp4netns;        /* path or name of slirp4netns */
+};
+
+/* Where the file came from: --config (explicit), $RDIND_CONFIG, XDG, /etc.
+ * EXPLICIT_PATH may be NULL.  An explicit or $RDIND_CONFIG file that does not
+ * exist is an error; the XDG and /etc locations are optional. */
+int conf_load (const char *explicit_path, struct rdind_conf **out, rdind_error_t *err);
+/* Parses only the given file (no search, no environment) - for tests. */
+int conf_load_file (const char *path, struct rdind_conf **out, rdind_error_t *err);
+/* Applies the environment on top of an already loaded configuration. */
+int conf_apply_env (struct rdind_conf *conf, char **envp, rdind_error_t *err);
+void conf_free (struct rdind_conf *conf);
+
+/* The file actually read, or NULL when the defaults alone are in force. */
+const char *conf_source_file (const struct rdind_conf *conf);
+
+/* Prints "section.key = value  # origin" lines (rdind config). */
+void conf_print (const struct rdind_conf *conf, FILE *out);
+
+/* Resolves the "auto" paths (certdir, data_root, state_dir) for the current
+ * user; call after any privilege drop.  Results are absolute. */
+void conf_resolve_paths (struct rdind_conf *conf);
+/* True when this process looks like it runs in a container. */
+bool conf_in_container (void);
+
+/* Pure validators, exported for unit tests and for rotkit's flags. */
+int conf_parse_duration (const char *s, uint64_t *out_seconds, rdind_error_t *err);
+int conf_parse_hostport (const char *s, char **host, uint16_t *port, rdind_error_t *err);
+int conf_parse_cidr (const char *s, rdind_error_t *err);
+bool conf_valid_name (const char *s);
+/* "debug"/"info"/... -> log level; -1 when unknown. */
+int conf_log_level (const char *s);
+const char *conf_key_type_name (enum conf_key_type t);
+int conf_parse_key_type (const char *s, enum conf_key_type *out, rdind_error_t *err);
+
+#endif

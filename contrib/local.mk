@@ -1,0 +1,1 @@
+# contrib/: image, seccomp profile, CI examples

@@ -1,0 +1,4 @@
+# Test harness shared by every subsystem; each subsystem's local.mk adds its
+# own unit tests (TAP C programs) and end-to-end scripts (tests/e2e/*.sh).
+EXTRA_DIST += tests/e2e/lib.sh tests/run-all.sh
+noinst_HEADERS = tests/unit/tap.h

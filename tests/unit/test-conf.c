@@ -1,0 +1,220 @@
+/* Unit tests for conf/: every error path, precedence, defaults. */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "tap.h"
+#include "util.h"
+
+static char tmpl[] = "/tmp/rdind-test-conf.XXXXXX";
+static char *dir;
+
+static char *
+write_ini (const char *content)
+{
+  static int n;
+  char *path;
+  rdind_error_t err = NULL;
+  xasprintf (&path, "%s/c%d.ini", dir, n++);
+  if (write_file_atomic (path, content, strlen (content), 0644, &err) < 0)
+    abort ();
+  return path;
+}
+
+/* Loads CONTENT; returns the error message (caller frees) or NULL on success. */
+static char *
+load_err (const char *content, char **env)
+{
+  cleanup_free char *path = write_ini (content);
+  struct rdind_conf *c = NULL;
+  rdind_error_t err = NULL;
+  char *msg = NULL;
+  if (conf_load_file (path, &c, &err) < 0 || conf_apply_env (c, env, &err) < 0)
+    {
+      msg = xstrdup (err->msg);
+      rdind_error_release (&err);
+    }
+  conf_free (c);
+  return msg;
+}
+
+static void
+expect_err (const char *content, char **env, const char *needle, const char *what)
+{
+  cleanup_free char *m = load_err (content, env);
+  ok (m != NULL && strstr (m, needle) != NULL, "%s -> error mentioning '%s'", what, needle);
+  if (m && !strstr (m, needle))
+    diag ("got: %s", m);
+  if (m == NULL)
+    diag ("got: success");
+}
+
+static void
+expect_ok (const char *content, char **env, const char *what)
+{
+  cleanup_free char *m = load_err (content, env);
+  ok (m == NULL, "%s -> accepted", what);
+  if (m)
+    diag ("got: %s", m);
+}
+
+int
+main (void)
+{
+  struct rdind_conf *c = NULL;
+  rdind_error_t err = NULL;
+  uint64_t d;
+  char *noenv[] = { NULL };
+
+  dir = mkdtemp (tmpl);
+
+  /* defaults */
+  ok (conf_load_file (NULL, &c, &err) == 0, "defaults load with no file");
+  ok (strcmp (c->listen, "0.0.0.0:2376") == 0, "default listen 0.0.0.0:2376");
+  ok (strv_len (c->peers) == 1 && strcmp (c->peers[0], "client") == 0, "default peer 'client'");
+  ok (strcmp (c->user, "rootless") == 0, "default user rootless");
+  ok (c->stop_timeout == 15, "default stop_timeout 15s");
+  ok (c->lifetime == 86400 && c->ca_lifetime == 30 * 86400, "default lifetimes 24h / 30d");
+  ok (c->key_type == CONF_KEY_ECDSA_P256, "default key type ecdsa-p256");
+  ok (c->mtu == 65520 && strcmp (c->net, "slirp4netns") == 0, "default net slirp4netns mtu 65520");
+  ok (c->restart == CONF_RESTART_ON_FAILURE, "default restart on-failure");
+  ok (conf_source_file (c) == NULL, "no source file for defaults");
+  conf_free (c);
+  c = NULL;
+
+  /* durations */
+  ok (conf_parse_duration ("24h", &d, NULL) == 0 && d == 86400, "24h");
+  ok (conf_parse_duration ("90m", &d, NULL) == 0 && d == 5400, "90m");
+  ok (conf_parse_duration ("7d", &d, NULL) == 0 && d == 604800, "7d");
+  ok (conf_parse_duration ("1h30m", &d, NULL) == 0 && d == 5400, "1h30m");
+  ok (conf_parse_duration ("12", &d, NULL) < 0, "a bare number is rejected (unit needed)");
+  ok (conf_parse_duration ("3x", &d, NULL) < 0, "3x rejected");
+  ok (conf_parse_duration ("-1h", &d, NULL) < 0, "-1h rejected");
+  ok (conf_parse_duration ("", &d, NULL) < 0, "empty rejected");
+  ok (conf_parse_duration ("99999999999999999999d", &d, NULL) < 0, "overflow rejected");
+
+  /* names */
+  ok (conf_valid_name ("ci-job_1.x"), "valid peer name");
+  ok (!conf_valid_name ("a b") && !conf_valid_name ("a/b") && !conf_valid_name ("") && !conf_valid_name (".."),
+      "invalid peer names");
+
+  /* file errors */
+  expect_err ("[tls]\nfoo = 1\n", noenv, ":2: unknown key 'foo' in [tls] (known keys: certdir,", "unknown key");
+  expect_err ("[nope]\nx = 1\n", noenv, ":2: unknown section [nope]", "unknown section");
+  expect_err ("[tls]\nlifetime = 1h\nlifetime = 2h\n", noenv, ":3: duplicate key 'lifetime' in [tls] (first set on line 2)", "duplicate key");
+  expect_err ("[sidecar]\nlisten = 0.0.0.0:99999\n", noenv, ":2: bad value for [sidecar] listen", "bad port");
+  expect_err ("[sidecar]\nlisten = 0.0.0.0:0\n", noenv, "bad port", "port 0");
+  expect_err ("[sidecar]\nlisten = docker:2376\n", noenv, "is not an IPv4 address", "listen not an address");
+  expect_err ("[sidecar]\nlisten = 2376\n", noenv, "is not an address", "listen without host");
+  expect_err ("[sidecar]\nlisten = [::1:2376\n", noenv, "is not an address", "broken IPv6 listen");
+  expect_ok ("[sidecar]\nlisten = [::]:2376\n", noenv, "IPv6 listen");
+  expect_err ("[tls]\nlifetime = 24\n", noenv, "is not a duration", "bad duration");
+  expect_err ("[tls]\nlifetime = 1m\n", noenv, "out of range", "lifetime too short");
+  expect_err ("[sidecar]\nallow_from = 10.0.0.0/33\n", noenv, "prefix length", "bad CIDR prefix");
+  expect_err ("[sidecar]\nallow_from = 10.0.0.300/8\n", noenv, "not an IP address", "bad CIDR address");
+  expect_err ("[sidecar]\nallow_from = 10.1.2.999\n", noenv, "not an IP address", "bad address");
+  expect_ok ("[sidecar]\nallow_from = 10.0.0.0/8, ::1, runner.example\n", noenv, "CIDR, address, host name");
+  expect_err ("[sidecar]\npeers = good, bad/name\n", noenv, "bad peer name 'bad/name'", "peer with slash");
+  expect_err ("[sidecar]\npeers =\n", noenv, "at least one peer", "no peers");
+  expect_err ("[sidecar]\npeers = a, a\n", noenv, "listed twice", "duplicate peer");
+  expect_err ("[sidecar]\nrestart = sometimes\n", noenv, "not one of: on-failure,never,always", "bad enum");
+  expect_err ("[tls]\nkey_type = dsa\n", noenv, "not one of", "bad key type");
+  expect_err ("[tls]\ncertdir = certs\n", noenv, "not an absolute path", "relative certdir");
+  expect_err ("[launcher]\nmtu = 100\n", noenv, "out of range", "mtu too small");
+  expect_err ("[launcher]\ncidr = 10.0.2.0/30\n", noenv, "from /8 to /26", "cidr too small");
+  expect_err ("[launcher]\ndockerd_args = --debug -H tcp://0.0.0.0:2375\n", noenv, "'-H' is not allowed", "dockerd -H refused");
+  expect_err ("[launcher]\ndockerd_args = --tlsverify=false\n", noenv, "is not allowed", "dockerd --tls refused");
+  expect_err ("[tls]\nlifetime = 20d\n", noenv, "at least twice", "leaf outliving the CA");
+  expect_err ("listen = 1.2.3.4:5\n", noenv, "outside any section", "key outside section");
+  expect_err ("[sidecar\n", noenv, ":1: syntax error", "syntax error");
+  expect_err ("[sidecar]\nthis line has no equals sign\n", noenv, ":2: syntax error", "line without =");
+  {
+    char big[400];
+    memset (big, 'a', sizeof (big));
+    memcpy (big, "[sidecar]\nuser = ", 17);
+    big[sizeof (big) - 2] = '\n';
+    big[sizeof (big) - 1] = '\0';
+    expect_err (big, noenv, "line too long", "overlong line");
+  }
+  {
+    struct rdind_conf *c2 = NULL;
+    ok (conf_load_file ("/nonexistent/rdind.ini", &c2, &err) < 0 && strstr (err->msg, "/nonexistent/rdind.ini"),
+        "missing explicit file names the file");
+    rdind_error_release (&err);
+  }
+
+  /* environment */
+  {
+    char *env1[] = { "RDIND_TLS_FOO=1", NULL };
+    expect_err ("", env1, "environment variable RDIND_TLS_FOO: unknown setting in [tls]", "unknown env key");
+    char *env2[] = { "RDIND_SIDECAR_LISTEN=nope", NULL };
+    expect_err ("", env2, "environment variable RDIND_SIDECAR_LISTEN:", "bad env value names the variable");
+    char *env3[] = { "DOCKER_TLS_CERTDIR=", NULL };
+    expect_err ("", env3, "DOCKER_TLS_CERTDIR is empty", "empty DOCKER_TLS_CERTDIR refused");
+    char *env4[] = { "RDIND_CONFIG=/x", "RDIND=/bin/rdind", "RDIND_DOCKER_PROXY=/x", "DOCKER_HOST=tcp://x:1", NULL };
+    expect_ok ("", env4, "non-setting RDIND_* and DOCKER_HOST are ignored");
+  }
+
+  /* precedence: env > DOCKER_TLS_CERTDIR > file > default */
+  {
+    cleanup_free char *path = write_ini ("[tls]\ncertdir = /from/file\nlifetime = 12h\n[sidecar]\npeers = a, b\n");
+    char *env[] = { "DOCKER_TLS_CERTDIR=/from/docker", "RDIND_TLS_LIFETIME=2h", NULL };
+    char *env_both[] = { "DOCKER_TLS_CERTDIR=/from/docker", "RDIND_TLS_CERTDIR=/from/rdind", NULL };
+    c = NULL;
+    ok (conf_load_file (path, &c, &err) == 0, "file loads");
+    ok (strcmp (c->certdir, "/from/file") == 0 && c->lifetime == 43200, "file beats default");
+    ok (strv_len (c->peers) == 2 && strcmp (c->peers[1], "b") == 0, "peer list parsed");
+    ok (conf_apply_env (c, env, &err) == 0, "env applies");
+    ok (strcmp (c->certdir, "/from/docker") == 0, "DOCKER_TLS_CERTDIR beats the file");
+    ok (c->lifetime == 7200, "RDIND_TLS_LIFETIME beats the file");
+    ok (conf_apply_env (c, env_both, &err) == 0 && strcmp (c->certdir, "/from/rdind") == 0,
+        "RDIND_TLS_CERTDIR beats DOCKER_TLS_CERTDIR");
+    {
+      char *buf = NULL;
+      size_t len = 0;
+      FILE *f = open_memstream (&buf, &len);
+      conf_print (c, f);
+      fclose (f);
+      ok (strstr (buf, "certdir = /from/rdind") && strstr (buf, "; env RDIND_TLS_CERTDIR"),
+          "config print shows the env origin");
+      ok (strstr (buf, "peers = a, b") && strstr (buf, ".ini:5"), "config print shows FILE:LINE");
+      ok (strstr (buf, "listen = 0.0.0.0:2376") && strstr (buf, "; default"), "config print shows defaults");
+      /* The printed configuration reads back. */
+      {
+        cleanup_free char *p2 = write_ini (buf);
+        struct rdind_conf *c3 = NULL;
+        ok (conf_load_file (p2, &c3, &err) == 0 && strcmp (c3->certdir, "/from/rdind") == 0,
+            "printed configuration parses back");
+        if (err)
+          diag ("%s", err->msg), rdind_error_release (&err);
+        conf_free (c3);
+      }
+      free (buf);
+    }
+    conf_free (c);
+  }
+
+  /* auto paths */
+  {
+    c = NULL;
+    conf_load_file (NULL, &c, &err);
+    setenv ("XDG_DATA_HOME", "/xdg/data", 1);
+    setenv ("XDG_RUNTIME_DIR", "/run/user/1234", 1);
+    conf_resolve_paths (c);
+    ok (strcmp (c->data_root, "/xdg/data/rdind/docker") == 0, "data_root from XDG_DATA_HOME");
+    ok (strcmp (c->state_dir, "/run/user/1234/rdind") == 0, "state_dir from XDG_RUNTIME_DIR");
+    ok (c->certdir[0] == '/', "certdir resolved to an absolute path");
+    conf_free (c);
+  }
+
+  {
+    cleanup_free char *cmd = NULL;
+    xasprintf (&cmd, "rm -rf %s", dir);
+    if (system (cmd) != 0)
+      diag ("cleanup failed");
+  }
+  return done_testing ();
+}

@@ -1,0 +1,1 @@
+# TLS engine and server context (owned by the sidecar work): adds to libtls.a

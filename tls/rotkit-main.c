@@ -1,0 +1,8 @@
+#include "config.h"
+#include <stdio.h>
+int
+main (void)
+{
+  fprintf (stderr, "rotkit: not built yet\n");
+  return 1;
+}
