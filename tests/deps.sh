@@ -1,0 +1,13 @@
+#!/bin/bash
+# Installs every package rdind needs to build, run and be tested on Debian 12.
+# Used by tests/run-all.sh, contrib/sandbox.sh and .ci/run.
+set -euo pipefail
+BUILD_DEPS="build-essential autoconf automake pkg-config libuv1-dev libssl-dev libcap-ng-dev libinih-dev"
+RUNTIME_DEPS="docker.io slirp4netns uidmap fuse-overlayfs iptables libcap2-bin openssl ca-certificates"
+TEST_DEPS="busybox-static curl procps psmisc iproute2 util-linux file python3 python3-yaml debootstrap rootlesskit hyperfine"
+SUDO=
+[ "$(id -u)" = 0 ] || SUDO=sudo
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+# shellcheck disable=SC2086
+$SUDO apt-get install -y -q --no-install-recommends $BUILD_DEPS $RUNTIME_DEPS ${RDIND_NO_TEST_DEPS:+} ${RDIND_NO_TEST_DEPS:-$TEST_DEPS}
