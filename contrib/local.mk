@@ -1,1 +1,15 @@
-# contrib/: image, seccomp profile, CI examples
+# contrib/: the unprivileged image, the seccomp profile, CI examples.
+EXTRA_DIST += contrib/Dockerfile contrib/Dockerfile.dockerignore contrib/seccomp.json \
+	contrib/gitlab-ci.yml contrib/gitlab-runner-config.toml contrib/tekton-task.yaml \
+	contrib/kubernetes-pod.yaml contrib/README-section.md
+
+# The examples' syntax and required fields: needs only python3 (+ python3-yaml).
+TESTS += tests/e2e/contrib-yaml.sh
+EXTRA_DIST += tests/e2e/contrib-yaml.sh
+
+if ENABLE_E2E
+# Builds the image and runs it unprivileged under an outer dockerd of its own
+# (root, dockerd, debootstrap and the Debian mirror; several minutes).
+TESTS += tests/e2e/contrib-image.sh
+endif
+EXTRA_DIST += tests/e2e/contrib-image.sh

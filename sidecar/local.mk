@@ -1,2 +1,7 @@
 noinst_LIBRARIES += libsidecar.a
-libsidecar_a_SOURCES = sidecar/stub.c
+libsidecar_a_SOURCES = sidecar/sidecar.h sidecar/sidecar.c sidecar/privs.c sidecar/health.c
+
+if ENABLE_E2E
+TESTS += tests/e2e/sidecar-basic.sh
+endif
+EXTRA_DIST += tests/e2e/sidecar-basic.sh

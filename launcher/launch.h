@@ -1,0 +1,64 @@
+/* rdind - launcher: a rootless dockerd in user+mount+net+pid namespaces,
+ * networked by slirp4netns, with rootlesskit's port API for dockerd's
+ * userland proxy (rdind-docker-proxy), and the `doctor` checks.
+ *
+ * Everything returned as char * is owned by the caller (free()). */
+#ifndef RDIND_LAUNCH_H
+#define RDIND_LAUNCH_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <sys/types.h>
+
+#include "err.h"
+
+struct rdind_conf;
+
+/* The inner daemon's API socket: $state_dir/docker.sock (conf paths must be
+ * resolved). */
+char *launch_docker_sock_path (const struct rdind_conf *conf);
+
+/* Runs every doctor check, printing one line each (or a JSON array) to OUT.
+ * Returns the number of FAILs. */
+int launch_doctor_run (struct rdind_conf *conf, bool json, FILE *out);
+
+/* --- helpers shared by launch.c, doctor.c and the unit tests --- */
+
+/* Looks up USER (or the decimal UID) in a subuid/subgid file: first range
+ * wins.  Returns 1 and fills START/COUNT when found, 0 when absent, <0 on a
+ * read error. */
+int launch_subid_lookup (const char *file, const char *user, uid_t uid,
+                         uint64_t *start, uint64_t *count, rdind_error_t *err);
+/* Same over in-memory file contents (unit-testable). */
+int launch_subid_parse (const char *content, const char *user, uid_t uid,
+                        uint64_t *start, uint64_t *count);
+
+/* Absolute path of NAME: used as is when it has a '/', else searched in
+ * $PATH and then /usr/sbin:/usr/bin:/sbin:/bin.  NULL when not found. */
+char *launch_find_exe (const char *name);
+
+/* The guest address (network + 100) and DNS (network + 3) of a slirp4netns
+ * CIDR such as 10.0.2.0/24.  Returns <0 on a malformed CIDR. */
+int launch_cidr_hosts (const char *cidr, char **guest, char **dns, rdind_error_t *err);
+
+/* Picks the storage driver for CONF->storage_driver ("auto" probes for real:
+ * overlay2 in a throw-away user namespace, then fuse-overlayfs, then vfs).
+ * *WHY gets the reason for the log line. */
+int launch_pick_storage (const struct rdind_conf *conf, char **driver, char **why,
+                         rdind_error_t *err);
+
+/* Probes a mount of overlayfs inside a throw-away user+mount namespace, in a
+ * temp dir under DIR.  0 ok, else errno of the failure; *WHY says which step. */
+int launch_probe_overlay (const char *dir, char **why);
+
+/* In a forked child: unshare(CLONE_NEWUSER|EXTRA) and map only ourselves to
+ * root.  -1 with errno set on failure. */
+int launch_self_userns (int extra_flags);
+
+/* Tiny JSON readers for the flat objects of rootlesskit's and slirp4netns's
+ * APIs: value of "KEY" as a string (strings unquoted, numbers as text).
+ * NULL when absent. */
+char *launch_json_get (const char *json, const char *key);
+
+#endif

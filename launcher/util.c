@@ -1,0 +1,342 @@
+/* rdind - launcher helpers: subordinate ids, executable lookup, the slirp4netns
+ * network's well-known hosts, a flat JSON reader, and the storage probe. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "conf.h"
+#include "launch.h"
+#include "util.h"
+
+char *
+launch_docker_sock_path (const struct rdind_conf *conf)
+{
+  char *p = NULL;
+  xasprintf (&p, "%s/docker.sock", conf->state_dir);
+  return p;
+}
+
+int
+launch_subid_parse (const char *content, const char *user, uid_t uid, uint64_t *start,
+                    uint64_t *count)
+{
+  char uidbuf[32];
+  const char *line = content;
+
+  snprintf (uidbuf, sizeof uidbuf, "%u", (unsigned) uid);
+  while (line && *line)
+    {
+      const char *eol = strchr (line, '\n');
+      size_t len = eol ? (size_t) (eol - line) : strlen (line);
+      cleanup_free char *l = xstrndup (line, len);
+      char *c1 = strchr (l, ':');
+      char *c2 = c1 ? strchr (c1 + 1, ':') : NULL;
+
+      line = eol ? eol + 1 : NULL;
+      if (l[0] == '#' || c1 == NULL || c2 == NULL)
+        continue;
+      *c1 = *c2 = '\0';
+      if ((user && strcmp (l, user) == 0) || strcmp (l, uidbuf) == 0)
+        {
+          char *end1, *end2;
+          unsigned long long s, n;
+
+          errno = 0;
+          s = strtoull (c1 + 1, &end1, 10);
+          n = strtoull (c2 + 1, &end2, 10);
+          if (errno || end1 == c1 + 1 || end2 == c2 + 1 || (*end2 && !isspace ((unsigned char) *end2)))
+            continue;
+          *start = s;
+          *count = n;
+          return 1;
+        }
+    }
+  return 0;
+}
+
+int
+launch_subid_lookup (const char *file, const char *user, uid_t uid, uint64_t *start,
+                     uint64_t *count, rdind_error_t *err)
+{
+  cleanup_free char *content = NULL;
+
+  if (access (file, F_OK) < 0 && errno == ENOENT)
+    return 0;
+  if (read_file (file, &content, NULL, err) < 0)
+    return rdind_error_wrap (err, "read %s", file);
+  return launch_subid_parse (content, user, uid, start, count);
+}
+
+static char *
+find_in (const char *dirs, const char *name)
+{
+  cleanup_free char *copy = xstrdup (dirs);
+  char *save = NULL;
+
+  for (char *d = strtok_r (copy, ":", &save); d; d = strtok_r (NULL, ":", &save))
+    {
+      char *p = NULL;
+      if (*d == '\0')
+        continue;
+      xasprintf (&p, "%s/%s", d, name);
+      if (access (p, X_OK) == 0)
+        return p;
+      free (p);
+    }
+  return NULL;
+}
+
+char *
+launch_find_exe (const char *name)
+{
+  const char *path = getenv ("PATH");
+  char *r;
+
+  if (name == NULL || *name == '\0')
+    return NULL;
+  if (strchr (name, '/'))
+    return access (name, X_OK) == 0 ? xstrdup (name) : NULL;
+  if (path && (r = find_in (path, name)))
+    return r;
+  return find_in ("/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", name);
+}
+
+int
+launch_cidr_hosts (const char *cidr, char **guest, char **dns, rdind_error_t *err)
+{
+  cleanup_free char *net = xstrdup (cidr ? cidr : "10.0.2.0/24");
+  char *slash = strchr (net, '/');
+  struct in_addr a;
+  char buf[INET_ADDRSTRLEN];
+  long bits;
+
+  if (slash == NULL)
+    return rdind_make_error (err, 0, "launcher.cidr `%s`: expected ADDRESS/BITS such as 10.0.2.0/24", cidr);
+  *slash = '\0';
+  bits = strtol (slash + 1, NULL, 10);
+  if (inet_pton (AF_INET, net, &a) != 1 || bits < 8 || bits > 25)
+    return rdind_make_error (err, 0, "launcher.cidr `%s`: expected an IPv4 network of /8 to /25 such as 10.0.2.0/24", cidr);
+  uint32_t base = ntohl (a.s_addr) & (bits == 0 ? 0 : 0xffffffffu << (32 - bits));
+  if (guest)
+    {
+      struct in_addr g = { htonl (base + 100) };
+      *guest = xstrdup (inet_ntop (AF_INET, &g, buf, sizeof buf));
+    }
+  if (dns)
+    {
+      struct in_addr d = { htonl (base + 3) };
+      *dns = xstrdup (inet_ntop (AF_INET, &d, buf, sizeof buf));
+    }
+  return 0;
+}
+
+char *
+launch_json_get (const char *json, const char *key)
+{
+  cleanup_free char *pat = NULL;
+  const char *p;
+
+  if (json == NULL)
+    return NULL;
+  xasprintf (&pat, "\"%s\"", key);
+  for (p = strstr (json, pat); p; p = strstr (p + 1, pat))
+    {
+      const char *v = p + strlen (pat);
+      while (isspace ((unsigned char) *v))
+        v++;
+      if (*v != ':')
+        continue;
+      v++;
+      while (isspace ((unsigned char) *v))
+        v++;
+      if (*v == '"')
+        {
+          const char *e = ++v;
+          while (*e && *e != '"')
+            e += (*e == '\\' && e[1]) ? 2 : 1;
+          return xstrndup (v, e - v);
+        }
+      if (*v == '{' || *v == '[')
+        return xstrdup (v); /* the caller looks inside */
+      const char *e = v;
+      while (*e && *e != ',' && *e != '}' && *e != ']' && !isspace ((unsigned char) *e))
+        e++;
+      return xstrndup (v, e - v);
+    }
+  return NULL;
+}
+
+static int
+write_str (const char *path, const char *s)
+{
+  int fd = open (path, O_WRONLY | O_CLOEXEC);
+  int r;
+  if (fd < 0)
+    return -1;
+  r = write (fd, s, strlen (s)) == (ssize_t) strlen (s) ? 0 : -1;
+  close (fd);
+  return r;
+}
+
+/* In a forked child: become root of a fresh user namespace that maps only
+ * ourselves (what an unprivileged process may write without newuidmap; the
+ * kernel demands setgroups=deny first, or a gid map would let us drop
+ * supplementary groups used as negative permissions). */
+int
+launch_self_userns (int extra_flags)
+{
+  char buf[64];
+  uid_t uid = geteuid ();
+  gid_t gid = getegid ();
+
+  if (unshare (CLONE_NEWUSER | extra_flags) < 0)
+    return -1;
+  if (write_str ("/proc/self/setgroups", "deny") < 0)
+    return -1;
+  snprintf (buf, sizeof buf, "0 %u 1", (unsigned) uid);
+  if (write_str ("/proc/self/uid_map", buf) < 0)
+    return -1;
+  snprintf (buf, sizeof buf, "0 %u 1", (unsigned) gid);
+  if (write_str ("/proc/self/gid_map", buf) < 0)
+    return -1;
+  return 0;
+}
+
+int
+launch_probe_overlay (const char *dir, char **why)
+{
+  cleanup_free char *tmpl = NULL;
+  int pfd[2];
+  pid_t pid;
+  int st, res = 0;
+  char step = 0;
+
+  if (mkdir_p (dir, 0700, NULL) < 0)
+    {
+      xasprintf (why, "cannot create %s", dir);
+      return errno ? errno : EIO;
+    }
+  xasprintf (&tmpl, "%s/.rdind-overlay-probe.XXXXXX", dir);
+  if (mkdtemp (tmpl) == NULL)
+    {
+      xasprintf (why, "cannot create a directory in %s: %s", dir, strerror (errno));
+      return errno;
+    }
+  if (pipe2 (pfd, O_CLOEXEC) < 0)
+    return errno;
+  pid = fork ();
+  if (pid == 0)
+    {
+      char msg[2] = { 0, 0 };
+      char p[4][4096];
+      cleanup_free char *opts = NULL;
+      const char *sub[] = { "lower", "upper", "work", "merged" };
+
+      close (pfd[0]);
+      for (int i = 0; i < 4; i++)
+        {
+          snprintf (p[i], sizeof p[i], "%s/%s", tmpl, sub[i]);
+          mkdir (p[i], 0700);
+        }
+      if (launch_self_userns (CLONE_NEWNS) < 0)
+        {
+          msg[0] = 'u';
+          msg[1] = (char) errno;
+        }
+      else
+        {
+          /* dockerd's rootless overlay2 mounts with userxattr on the kernels
+           * that allow overlay in a user namespace (5.11+); probe the same. */
+          xasprintf (&opts, "lowerdir=%s,upperdir=%s,workdir=%s,userxattr", p[0], p[1], p[2]);
+          if (mount ("overlay", p[3], "overlay", 0, opts) < 0)
+            {
+              msg[0] = 'm';
+              msg[1] = (char) errno;
+            }
+          else
+            umount2 (p[3], MNT_DETACH);
+        }
+      if (write (pfd[1], msg, 2) < 0)
+        _exit (1);
+      _exit (0);
+    }
+  close (pfd[1]);
+  if (pid < 0)
+    {
+      close (pfd[0]);
+      return errno;
+    }
+  char msg[2] = { 'x', EIO };
+  if (read (pfd[0], msg, 2) != 2)
+    msg[0] = 'x';
+  close (pfd[0]);
+  waitpid (pid, &st, 0);
+  step = msg[0];
+  if (step)
+    {
+      res = msg[1] ? msg[1] : EIO;
+      xasprintf (why, "%s: %s",
+                 step == 'u' ? "cannot create a user namespace"
+                 : step == 'm' ? "overlay mount in a user namespace refused"
+                               : "probe child failed",
+                 strerror (res));
+    }
+  /* overlay leaves work/work with mode 000. */
+  {
+    char p[4096];
+    snprintf (p, sizeof p, "%s/work/work", tmpl);
+    chmod (p, 0700);
+    rmdir (p);
+    const char *sub[] = { "lower", "upper", "work", "merged" };
+    for (int i = 0; i < 4; i++)
+      {
+        snprintf (p, sizeof p, "%s/%s", tmpl, sub[i]);
+        rmdir (p);
+      }
+    rmdir (tmpl);
+  }
+  return res;
+}
+
+int
+launch_pick_storage (const struct rdind_conf *conf, char **driver, char **why, rdind_error_t *err)
+{
+  cleanup_free char *owhy = NULL;
+  cleanup_free char *fuse = NULL;
+  int r;
+
+  if (strcmp (conf->storage_driver, "auto") != 0)
+    {
+      *driver = xstrdup (conf->storage_driver);
+      *why = xstrdup ("set in the configuration");
+      return 0;
+    }
+  r = launch_probe_overlay (conf->data_root, &owhy);
+  if (r == 0)
+    {
+      *driver = xstrdup ("overlay2");
+      *why = xstrdup ("rootless overlay mount works on this kernel");
+      return 0;
+    }
+  fuse = launch_find_exe ("fuse-overlayfs");
+  if (fuse && access ("/dev/fuse", R_OK | W_OK) == 0)
+    {
+      *driver = xstrdup ("fuse-overlayfs");
+      xasprintf (why, "overlay2 unusable (%s); fuse-overlayfs at %s", owhy, fuse);
+      return 0;
+    }
+  *driver = xstrdup ("vfs");
+  xasprintf (why, "overlay2 unusable (%s) and fuse-overlayfs %s; vfs is slow", owhy,
+             fuse ? "cannot open /dev/fuse" : "is not installed");
+  return 0;
+}

@@ -1,0 +1,215 @@
+/* rdind sidecar: the root-only preparation and the one-way privilege drop. */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <cap-ng.h>
+#include <errno.h>
+#include <grp.h>
+#include <netdb.h>
+#include <pwd.h>
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/sysmacros.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "sidecar.h"
+#include "util.h"
+
+/* rootless networking (slirp4netns) opens /dev/net/tun as the user; many
+ * container runtimes hand out a missing or 0600 node. */
+static int
+ensure_tun (rdind_error_t *err)
+{
+  struct stat st;
+  if (stat ("/dev/net/tun", &st) < 0)
+    {
+      if (mkdir_p ("/dev/net", 0755, err) < 0)
+        return rdind_error_wrap (err, "create /dev/net");
+      if (mknod ("/dev/net/tun", S_IFCHR | 0666, makedev (10, 200)) < 0)
+        return rdind_make_error (err, errno, "create /dev/net/tun (fix: run with --device /dev/net/tun)");
+      log_info ("created /dev/net/tun", "mode=%s", "0666");
+    }
+  else if (!S_ISCHR (st.st_mode) || major (st.st_rdev) != 10 || minor (st.st_rdev) != 200)
+    return rdind_make_error (err, 0, "/dev/net/tun is not the tun device 10:200 (fix: remove it or pass --device /dev/net/tun)");
+  if (chmod ("/dev/net/tun", 0666) < 0)
+    return rdind_make_error (err, errno, "chmod 0666 /dev/net/tun");
+  return 0;
+}
+
+/* Creates PATH for the user.  Components below the user's HOME that mkdir_p
+ * created as root (~/.local/share/rdind...) are handed over too, or the
+ * user could not create siblings there later. */
+static int
+own_dir (const char *path, const char *home, uid_t uid, gid_t gid, rdind_error_t *err)
+{
+  if (mkdir_p (path, 0700, err) < 0)
+    return rdind_error_wrap (err, "create %s", path);
+  size_t hl = strlen (home);
+  if (strncmp (path, home, hl) == 0 && path[hl] == '/')
+    {
+      cleanup_free char *p = xstrdup (path);
+      for (char *s = p + hl + 1; (s = strchr (s, '/')) != NULL; s++)
+        {
+          *s = '\0';
+          struct stat st;
+          if (stat (p, &st) == 0 && st.st_uid == 0 && chown (p, uid, gid) < 0)
+            return rdind_make_error (err, errno, "chown %s to %u:%u", p, (unsigned) uid, (unsigned) gid);
+          *s = '/';
+        }
+    }
+  if (chown (path, uid, gid) < 0)
+    return rdind_make_error (err, errno, "chown %s to %u:%u", path, (unsigned) uid, (unsigned) gid);
+  return 0;
+}
+
+int
+sidecar_drop_privileges (struct rdind_conf *conf, rdind_error_t *err)
+{
+  if (geteuid () != 0)
+    {
+      conf_resolve_paths (conf);
+      return 0;
+    }
+  struct passwd *pw = getpwnam (conf->user);
+  if (pw == NULL)
+    return rdind_make_error (err, 0, "sidecar.user '%s' does not exist (fix: create the account or set RDIND_SIDECAR_USER)",
+                             conf->user);
+  if (pw->pw_uid == 0)
+    return rdind_make_error (err, 0, "sidecar.user '%s' is root; the sidecar never serves as root (fix: name an unprivileged account)",
+                             conf->user);
+  uid_t uid = pw->pw_uid;
+  gid_t gid = pw->pw_gid;
+  if (ensure_tun (err) < 0)
+    return -1;
+
+  /* The environment must describe the target user before the "auto" paths
+   * are resolved, or they would land in root's home. */
+  cleanup_free char *rundir = NULL;
+  xasprintf (&rundir, "/run/user/%u", (unsigned) uid);
+  if (own_dir (rundir, pw->pw_dir, uid, gid, err) < 0)
+    return -1;
+  setenv ("HOME", pw->pw_dir, 1);
+  setenv ("USER", pw->pw_name, 1);
+  setenv ("LOGNAME", pw->pw_name, 1);
+  setenv ("XDG_RUNTIME_DIR", rundir, 1);
+  unsetenv ("XDG_CONFIG_HOME");
+  unsetenv ("XDG_DATA_HOME");
+  unsetenv ("XDG_STATE_HOME");
+  conf_resolve_paths (conf);
+  if (own_dir (pw->pw_dir, pw->pw_dir, uid, gid, err) < 0 || own_dir (conf->certdir, pw->pw_dir, uid, gid, err) < 0
+      || own_dir (conf->data_root, pw->pw_dir, uid, gid, err) < 0 || own_dir (conf->state_dir, pw->pw_dir, uid, gid, err) < 0)
+    return -1;
+
+  /* Supplementary groups go too; the bounding set and no_new_privs are left
+   * alone on purpose: the launcher needs the setuid/file-capability
+   * newuidmap/newgidmap helpers to map the user's subordinate ids, and an
+   * empty bounding set or no_new_privs would strip exactly those. */
+  capng_clear (CAPNG_SELECT_BOTH);
+  if (capng_change_id ((int) uid, (int) gid, CAPNG_DROP_SUPP_GRP) != 0)
+    return rdind_make_error (err, errno, "drop privileges to %s (%u:%u)", pw->pw_name, (unsigned) uid,
+                             (unsigned) gid);
+  if (getuid () != uid || geteuid () != uid || getgid () != gid || setuid (0) == 0)
+    return rdind_make_error (err, 0, "privilege drop to %s did not stick", pw->pw_name);
+  if (chdir (pw->pw_dir) < 0)
+    (void) chdir ("/");
+  log_info ("dropped privileges", "user=%s uid=%u gid=%u", pw->pw_name, (unsigned) uid, (unsigned) gid);
+  return 0;
+}
+
+/* "a.b.c.d", "a.b.c.d/n", "v6", "v6/n" against ADDR. */
+static bool
+cidr_match (const char *spec, const struct sockaddr *addr)
+{
+  char buf[128];
+  snprintf (buf, sizeof buf, "%s", spec);
+  int bits = -1;
+  char *slash = strchr (buf, '/');
+  if (slash)
+    {
+      *slash = '\0';
+      bits = atoi (slash + 1);
+    }
+  unsigned char net[16], a[16];
+  size_t len;
+  if (inet_pton (AF_INET, buf, net) == 1)
+    {
+      len = 4;
+      if (addr->sa_family == AF_INET)
+        memcpy (a, &((const struct sockaddr_in *) addr)->sin_addr, 4);
+      else if (addr->sa_family == AF_INET6
+               && IN6_IS_ADDR_V4MAPPED (&((const struct sockaddr_in6 *) addr)->sin6_addr))
+        memcpy (a, ((const unsigned char *) &((const struct sockaddr_in6 *) addr)->sin6_addr) + 12, 4);
+      else
+        return false;
+    }
+  else if (inet_pton (AF_INET6, buf, net) == 1)
+    {
+      len = 16;
+      if (addr->sa_family != AF_INET6)
+        return false;
+      memcpy (a, &((const struct sockaddr_in6 *) addr)->sin6_addr, 16);
+    }
+  else
+    return false;
+  if (bits < 0 || bits > (int) len * 8)
+    bits = (int) len * 8;
+  for (int i = 0; i < bits; i++)
+    {
+      int byte = i / 8, bit = 7 - (i % 8);
+      if (((net[byte] >> bit) & 1) != ((a[byte] >> bit) & 1))
+        return false;
+    }
+  return true;
+}
+
+bool
+sidecar_allowed (char **allow_from, char **resolved, const struct sockaddr *addr)
+{
+  if (allow_from == NULL || allow_from[0] == NULL)
+    return true;
+  for (char **p = allow_from; *p; p++)
+    if (cidr_match (*p, addr))
+      return true;
+  for (char **p = resolved; p && *p; p++)
+    if (cidr_match (*p, addr))
+      return true;
+  return false;
+}
+
+char **
+sidecar_resolve_names (char **allow_from)
+{
+  char **out = NULL;
+  for (char **p = allow_from; p && *p; p++)
+    {
+      unsigned char tmp[16];
+      char buf[128];
+      snprintf (buf, sizeof buf, "%s", *p);
+      char *slash = strchr (buf, '/');
+      if (slash)
+        *slash = '\0';
+      if (inet_pton (AF_INET, buf, tmp) == 1 || inet_pton (AF_INET6, buf, tmp) == 1)
+        continue;
+      struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *res = NULL;
+      int r = getaddrinfo (*p, NULL, &hints, &res);
+      if (r != 0)
+        {
+          log_warn ("allow_from name does not resolve", "name=%s error=%s", *p, log_quote (0, gai_strerror (r)));
+          continue;
+        }
+      for (struct addrinfo *a = res; a; a = a->ai_next)
+        {
+          char host[NI_MAXHOST];
+          if (getnameinfo (a->ai_addr, a->ai_addrlen, host, sizeof host, NULL, 0, NI_NUMERICHOST) == 0
+              && !strv_contains (out, host))
+            strv_append (&out, host);
+        }
+      freeaddrinfo (res);
+    }
+  return out;
+}

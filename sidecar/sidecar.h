@@ -1,0 +1,21 @@
+/* rdind - sidecar internals shared between its files. */
+#ifndef RDIND_SIDECAR_H
+#define RDIND_SIDECAR_H
+
+#include "conf.h"
+#include "err.h"
+
+/* TLS handshake + GET /_ping through conf->listen with CERTDIR/client. */
+int rdind_health_probe (struct rdind_conf *conf, rdind_error_t *err);
+
+/* As root: prepares /dev/net/tun and the user's directories, then drops to
+ * conf->user for good.  No-op when not root. */
+int sidecar_drop_privileges (struct rdind_conf *conf, rdind_error_t *err);
+
+/* Does ADDR (numeric) pass conf->allow_from?  NAMES holds the addresses the
+ * host-name entries resolved to at the last refresh. */
+bool sidecar_allowed (char **allow_from, char **resolved, const struct sockaddr *addr);
+/* Resolves the host-name entries of ALLOW_FROM to numeric addresses. */
+char **sidecar_resolve_names (char **allow_from);
+
+#endif

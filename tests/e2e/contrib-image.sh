@@ -1,0 +1,284 @@
+#!/bin/bash
+# contrib/ proven in containers: the rdind image built from contrib/Dockerfile
+# runs WITHOUT --privileged under an outer rootful dockerd of the test's own,
+# in the two shapes CI systems use:
+#   1. the image builds (base image debootstrapped locally: no registry here);
+#   2. GitLab docker executor: the sidecar is a service with network alias
+#      `docker` on an --internal network, only seccomp=contrib/seccomp.json,
+#      systempaths=unconfined, apparmor=unconfined; a job container sharing
+#      /certs/client imports, builds and runs images through tcp://docker:2376;
+#   3. Kubernetes/Tekton pod: the job shares the sidecar's network namespace
+#      and uses tcp://localhost:2376;
+#   4. under Docker's default seccomp profile the sidecar fails and its log
+#      (rdind doctor) names the seccomp fix;
+#   5. `docker stop` stops the sidecar cleanly (exit 0) within the stop timeout.
+#
+# The outer dockerd (data root, exec root, socket, pid file under $T) has no
+# default bridge: image builds use --network host for apt-get (the host
+# reaches the Debian mirror), the test's containers use networks it creates.
+# Everything it starts is removed at the end, including mounts under $T.
+#
+# The debootstrapped base is cached in $RDIND_TEST_CACHE (default
+# /var/cache/rdind-test) so reruns skip it.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+
+require_root
+require_cmd dockerd containerd runc docker debootstrap busybox tar findmnt
+CACHE=${RDIND_TEST_CACHE:-/var/cache/rdind-test}
+MIRROR=${RDIND_TEST_MIRROR:-http://deb.debian.org/debian}
+BASE=debian:bookworm-slim           # the name contrib/Dockerfile uses
+IMG=rdind-contrib-test:latest
+SECCOMP=$top_srcdir/contrib/seccomp.json
+# The job containers (Debian 12, like the host) use the host's docker CLI.
+DOCKER_CLI=$(command -v docker)
+[ -f "$top_srcdir/contrib/Dockerfile" ] || fail "contrib/Dockerfile missing"
+[ -f "$SECCOMP" ] || fail "contrib/seccomp.json missing"
+
+t0=$(date +%s)
+step () { echo "# [$(( $(date +%s) - t0 ))s] $*"; }
+
+# ---- the outer rootful dockerd ------------------------------------------------
+O=$T/outer
+mkdir -p "$O"
+export DOCKER_HOST=unix://$O/docker.sock
+unset DOCKER_TLS_VERIFY DOCKER_CERT_PATH DOCKER_CONTEXT DOCKER_CONFIG
+export DOCKER_CONFIG=$T/docker-config DOCKER_BUILDKIT=0
+mkdir -p "$DOCKER_CONFIG"
+
+# dockerd turns on IPv4 forwarding and sets the FORWARD policy to DROP on the
+# host; both are put back as they were.
+fwd_before=$(sysctl -n net.ipv4.ip_forward)
+policy_before=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}')
+stop_outer () {
+    docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
+    docker network rm rdind-ci-net >/dev/null 2>&1
+    if [ -s "$O/dockerd.pid" ]; then
+        local pid; pid=$(cat "$O/dockerd.pid")
+        kill -TERM "$pid" 2>/dev/null
+        for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+        kill -KILL "$pid" 2>/dev/null
+    fi
+    # Overlay and shm mounts of killed containers, deepest first.
+    findmnt -rn -o TARGET | grep "^$O/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
+    sysctl -qw net.ipv4.ip_forward="$fwd_before"
+    [ -z "$policy_before" ] || iptables -P FORWARD "$policy_before"
+    # Its (empty) chains, unless another rootful dockerd still uses them.
+    if ! pgrep -x dockerd >/dev/null; then
+        iptables -D FORWARD -j DOCKER-USER 2>/dev/null
+        iptables -D FORWARD -j DOCKER-ISOLATION-STAGE-1 2>/dev/null
+        for c in DOCKER-USER DOCKER-ISOLATION-STAGE-1 DOCKER-ISOLATION-STAGE-2 DOCKER; do
+            iptables -F "$c" 2>/dev/null; iptables -X "$c" 2>/dev/null
+        done
+        iptables -t nat -F DOCKER 2>/dev/null; iptables -t nat -X DOCKER 2>/dev/null
+    fi
+    true
+}
+on_exit stop_outer
+dump_on_fail "$O/dockerd.log"
+
+step "starting the outer dockerd under $O"
+dockerd --data-root "$O/data" --exec-root "$O/exec" --pidfile "$O/dockerd.pid" \
+    -H "$DOCKER_HOST" --bridge none --storage-driver overlay2 \
+    >"$O/dockerd.log" 2>&1 &
+check "outer dockerd answers" wait_for 60 docker version
+
+# ---- 1. base image and the rdind image ----------------------------------------
+mkdir -p "$CACHE"
+if [ ! -s "$CACHE/bookworm-minbase.tar" ]; then
+    step "debootstrap --variant=minbase bookworm (cached in $CACHE afterwards)"
+    root=$T/rootfs
+    debootstrap --variant=minbase bookworm "$root" "$MIRROR" >"$T/debootstrap.log" 2>&1 ||
+        { tail -20 "$T/debootstrap.log"; fail "debootstrap from $MIRROR"; }
+    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
+    tar --numeric-owner -C "$root" -cf "$CACHE/bookworm-minbase.tar.tmp" . &&
+        mv "$CACHE/bookworm-minbase.tar.tmp" "$CACHE/bookworm-minbase.tar" || fail "caching the base tarball"
+    rm -rf "$root"
+fi
+check "base image imported as $BASE" docker import "$CACHE/bookworm-minbase.tar" "$BASE"
+
+step "building $IMG from contrib/Dockerfile (context: the source tree)"
+# The context is the tree minus build products and VCS data; the classic
+# builder reads no contrib/Dockerfile.dockerignore, so tar filters it.
+tb=$(date +%s)
+tar -C "$top_srcdir" --exclude=.git --exclude=./build --exclude='./build-*' \
+    --exclude='*.o' --exclude='*.a' --exclude=.deps --exclude=autom4te.cache \
+    --exclude=./config.status --exclude=./config.h --exclude=./config.log \
+    --exclude=./stamp-h1 --exclude=./rdind --exclude=./rotkit \
+    --exclude=./rdind-docker-proxy --exclude='*.trs' --exclude='*.log' -cf - . |
+    docker build --network host -f contrib/Dockerfile -t "$IMG" - >"$T/build.log" 2>&1
+rc=$?
+dump_on_fail "$T/build.log"
+check "contrib/Dockerfile builds ($(( $(date +%s) - tb ))s)" [ $rc = 0 ]
+
+cfg () { docker image inspect -f "$1" "$IMG"; }
+check "image exposes only 2376/tcp" [ "$(cfg '{{range $p, $_ := .Config.ExposedPorts}}{{$p}} {{end}}')" = "2376/tcp " ]
+check "entrypoint is rdind sidecar" [ "$(cfg '{{json .Config.Entrypoint}}')" = '["rdind","sidecar"]' ]
+check "healthcheck runs rdind health" grep -q '"rdind","health"' <<<"$(cfg '{{json .Config.Healthcheck.Test}}')"
+check "DOCKER_TLS_CERTDIR=/certs" grep -q '"DOCKER_TLS_CERTDIR=/certs"' <<<"$(cfg '{{json .Config.Env}}')"
+check "data root is a volume" grep -q '/home/rootless/.local/share/rdind/docker' <<<"$(cfg '{{json .Config.Volumes}}')"
+docker run --rm --entrypoint sh "$IMG" -c '
+    set -e
+    [ "$(id -u rootless)" = 1000 ]
+    grep -q "^rootless:[0-9]*:65536$" /etc/subuid
+    grep -q "^rootless:[0-9]*:65536$" /etc/subgid
+    [ ! -u /usr/bin/newuidmap ] && [ ! -u /usr/bin/newgidmap ]
+    getcap /usr/bin/newuidmap | grep -q "cap_setuid[=+]ep"
+    getcap /usr/bin/newgidmap | grep -q "cap_setgid[=+]ep"
+    for c in rdind dockerd containerd runc slirp4netns fuse-overlayfs iptables; do command -v $c >/dev/null; done
+    rdind --version' >"$T/image-check.log" 2>&1
+rc=$?
+dump_on_fail "$T/image-check.log"
+check "image: user rootless 1000 with subids, newuidmap/newgidmap with file caps and no setuid bit, tools present" [ $rc = 0 ]
+
+# ---- what the job containers run --------------------------------------------
+W=$T/work
+mkdir -p "$W/ctx"
+make_busybox_tar "$W/busybox.tar"
+printf 'FROM bb\nRUN echo built-inside-rdind > /built\nCMD ["cat", "/built"]\n' >"$W/ctx/Dockerfile"
+# The job waits the way GitLab's runner does (the TCP port opens), then
+# expects the daemon to answer at once: an open port must mean ready.
+cat >"$W/job.sh" <<'EOF'
+set -eu
+host=${DOCKER_HOST#tcp://}; h=${host%:*}; p=${host##*:}
+i=0
+until (exec 3<>"/dev/tcp/$h/$p") 2>/dev/null; do
+    i=$((i+1)); [ $i -lt 600 ] || { echo "JOB: port $h:$p never opened"; exit 1; }
+    sleep 0.2
+done
+echo "JOB: port open"
+docker version --format 'JOB: server {{.Server.Version}} api {{.Server.APIVersion}}'
+docker info --format 'JOB: security={{range .SecurityOptions}}{{.}} {{end}}driver={{.Driver}}'
+docker import /work/busybox.tar bb >/dev/null
+docker run --rm bb echo JOB: hello-from-inner
+docker build -q -t job-built /work/ctx
+docker run --rm job-built
+echo "JOB: done"
+EOF
+
+run_job () { # NAME NETWORK CERTVOL DOCKER_HOST
+    docker run --name "$1" --network "$2" -v "$3:/certs/client:ro" \
+        -v "$DOCKER_CLI:/usr/local/bin/docker:ro" -v "$W:/work:ro" \
+        -e DOCKER_HOST="$4" -e DOCKER_TLS_VERIFY=1 -e DOCKER_CERT_PATH=/certs/client \
+        -e DOCKER_BUILDKIT=0 "$BASE" bash /work/job.sh
+}
+
+# Only these: no --privileged, no capability added.
+UNPRIV=(--security-opt "seccomp=$SECCOMP" --security-opt systempaths=unconfined
+        --security-opt apparmor=unconfined ${RDIND_TEST_DEVICE_TUN:+--device /dev/net/tun})
+
+# Ready, or exited (then waiting longer is pointless): 0 ready, 1 not.
+svc_ready () { docker exec "$1" rdind health || ! running "$1"; }
+running () { [ "$(docker inspect -f '{{.State.Running}}' "$1")" = true ]; }
+wait_ready () { wait_for 120 svc_ready "$1" && running "$1" && docker exec "$1" rdind health >/dev/null 2>&1; }
+dump_container () { docker logs "$1" >"$T/$1.log" 2>&1; }
+
+# ---- the image's environment, checked with the reference launcher -------------
+# Debian's dockerd-rootless.sh (rootlesskit + slirp4netns) under exactly the
+# same unprivileged options: when this passes and the rdind steps below fail,
+# the fault is rdind's, not the image's, the profile's or the host's.
+if command -v rootlesskit >/dev/null && command -v rootlesskit-docker-proxy >/dev/null; then
+    step "reference: dockerd-rootless.sh (rootlesskit) in the image, same options"
+    dump_on_fail "$T/reference.log"
+    docker run -d --name reference --network none "${UNPRIV[@]}" \
+        -v "$(command -v rootlesskit):/usr/local/bin/rootlesskit:ro" -v "$W:/work:ro" \
+        -v "$(command -v rootlesskit-docker-proxy):/usr/local/bin/rootlesskit-docker-proxy:ro" \
+        --entrypoint bash "$IMG" -c '
+            mkdir -p /dev/net; [ -c /dev/net/tun ] || mknod -m 666 /dev/net/tun c 10 200
+            chmod 666 /dev/net/tun; install -d -o rootless -m 700 /tmp/xdg
+            exec setpriv --reuid=1000 --regid=1000 --init-groups env -i HOME=/home/rootless \
+                XDG_RUNTIME_DIR=/tmp/xdg PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin \
+                /usr/share/docker.io/contrib/dockerd-rootless.sh \
+                --data-root /home/rootless/.local/share/rdind/docker' >/dev/null
+    ref () { docker exec -u rootless -e XDG_RUNTIME_DIR=/tmp/xdg -e DOCKER_HOST=unix:///tmp/xdg/docker.sock reference "$@"; }
+    if wait_for 60 ref docker version; then
+        ref sh -c 'docker import /work/busybox.tar bb >/dev/null && docker run --rm bb echo REF-OK' >"$T/reference.log" 2>&1
+    fi
+    docker logs reference 2>&1 | grep -vE 'level=info|^\+ ' >>"$T/reference.log"
+    check "reference rootless dockerd runs a container under these options" grep -q '^REF-OK$' "$T/reference.log"
+    docker rm -f reference >/dev/null 2>&1
+else
+    echo "# rootlesskit not installed: reference check left out"
+fi
+
+# ---- 2. GitLab docker executor shape --------------------------------------------
+step "GitLab shape: service 'docker' on an --internal network"
+docker network create --internal rdind-ci-net >/dev/null || fail "network create --internal"
+docker volume create gitlab-certs >/dev/null
+dump_on_fail "$T/gitlab-svc.log" "$T/gitlab-job.log"
+ts=$(date +%s%N)
+docker run -d --name gitlab-svc --network rdind-ci-net --network-alias docker \
+    "${UNPRIV[@]}" -v gitlab-certs:/certs/client \
+    -e DOCKER_HOST=tcp://docker:2376 -e DOCKER_TLS_VERIFY=1 -e DOCKER_CERT_PATH=/certs/client \
+    "$IMG" >/dev/null || fail "starting the service container"
+check "service container is not privileged" [ "$(docker inspect -f '{{.HostConfig.Privileged}} {{.HostConfig.CapAdd}}' gitlab-svc)" = "false []" ]
+if wait_ready gitlab-svc; then
+    pass "sidecar ready (rdind health) in $(( ($(date +%s%N) - ts) / 1000000 )) ms"
+else
+    dump_container gitlab-svc
+    # What rdind doctor says with the same options, for the failure dump.
+    docker run --rm --network none "${UNPRIV[@]}" --entrypoint rdind "$IMG" doctor >>"$T/gitlab-svc.log" 2>&1
+    fail "sidecar not ready within 120 s (rdind health; running: $(docker inspect -f '{{.State.Running}} exit={{.State.ExitCode}}' gitlab-svc))"
+fi
+run_job gitlab-job rdind-ci-net gitlab-certs tcp://docker:2376 >"$T/gitlab-job.log" 2>&1
+rc=$?
+dump_container gitlab-svc
+sed 's/^/#   /' "$T/gitlab-job.log"
+check "job: import, run, build and run an image through tcp://docker:2376" [ $rc = 0 ]
+check "job: inner container ran" grep -q 'JOB: hello-from-inner' "$T/gitlab-job.log"
+check "job: image built inside rdind ran" grep -q '^built-inside-rdind$' "$T/gitlab-job.log"
+check "inner dockerd is rootless" grep -q 'JOB: security=.*name=rootless' "$T/gitlab-job.log"
+check "healthcheck reports healthy" wait_for 30 sh -c "[ \"\$(docker inspect -f '{{.State.Health.Status}}' gitlab-svc)\" = healthy ]"
+docker rm -f gitlab-svc gitlab-job >/dev/null 2>&1
+
+# ---- 3. Kubernetes / Tekton pod shape -------------------------------------------
+step "pod shape: job shares the sidecar's network namespace, tcp://localhost:2376"
+docker volume create pod-certs >/dev/null
+dump_on_fail "$T/pod-svc.log" "$T/pod-job.log"
+docker run -d --name pod-svc --network none "${UNPRIV[@]}" -v pod-certs:/certs/client \
+    "$IMG" >/dev/null || fail "starting the pod sidecar"
+if ! wait_ready pod-svc; then
+    dump_container pod-svc; fail "pod sidecar not ready within 120 s"
+fi
+run_job pod-job container:pod-svc pod-certs tcp://localhost:2376 >"$T/pod-job.log" 2>&1
+rc=$?
+sed 's/^/#   /' "$T/pod-job.log"
+check "pod job: import, run, build and run through tcp://localhost:2376" [ $rc = 0 ]
+docker rm -f pod-job >/dev/null 2>&1
+
+# ---- 5. docker stop of the sidecar, with a container running inside -------------
+step "docker stop of the pod sidecar (default 10 s timeout)"
+docker run --rm --network container:pod-svc -v pod-certs:/certs/client:ro \
+    -v "$DOCKER_CLI:/usr/local/bin/docker:ro" \
+    -e DOCKER_HOST=tcp://localhost:2376 -e DOCKER_TLS_VERIFY=1 -e DOCKER_CERT_PATH=/certs/client \
+    "$BASE" docker run -d --name inner-sleeper bb sh -c 'trap "exit 0" TERM; while :; do sleep 1; done' \
+    >"$T/pod-sleeper.log" 2>&1
+check "a container runs inside the pod sidecar" [ $? = 0 ]
+ts=$(date +%s%N)
+docker stop pod-svc >/dev/null
+ms=$(( ($(date +%s%N) - ts) / 1000000 ))
+dump_container pod-svc
+code=$(docker inspect -f '{{.State.ExitCode}}' pod-svc)
+echo "# docker stop took $ms ms, exit code $code"
+check "sidecar exits 0 on docker stop (got $code)" [ "$code" = 0 ]
+check "sidecar stopped within the 10 s stop timeout ($ms ms)" [ "$ms" -lt 10000 ]
+docker rm -f pod-svc >/dev/null 2>&1
+
+# ---- 4. Docker's default seccomp profile: fails, and says how to fix it ----------
+step "sidecar under Docker's default seccomp profile"
+dump_on_fail "$T/default-seccomp.log"
+docker run -d --name default-seccomp --network none --security-opt systempaths=unconfined \
+    --security-opt apparmor=unconfined ${RDIND_TEST_DEVICE_TUN:+--device /dev/net/tun} \
+    "$IMG" >/dev/null || fail "starting the default-seccomp sidecar"
+exited () { [ "$(docker inspect -f '{{.State.Running}}' default-seccomp)" = false ]; }
+wait_for 90 exited
+st=$?
+docker logs default-seccomp >"$T/default-seccomp.log" 2>&1
+sed 's/^/#   /' "$T/default-seccomp.log" | tail -15
+check "sidecar exits under the default seccomp profile" [ $st = 0 ]
+check "exit code is non-zero" [ "$(docker inspect -f '{{.State.ExitCode}}' default-seccomp)" != 0 ]
+check "its log names the seccomp fix" grep -qiE 'seccomp.*(json|unconfined)' "$T/default-seccomp.log"
+check "the endpoint never became healthy" [ "$(docker inspect -f '{{.State.Health.Status}}' default-seccomp)" != healthy ]
+docker rm -f default-seccomp >/dev/null 2>&1
+
+step "done in $(( $(date +%s) - t0 ))s"
+exit 0

@@ -1,0 +1,65 @@
+#!/bin/bash
+# rdind doctor: OK on a good setup; FAIL with the right one-line fix for a
+# user without subordinate ids and for an unopenable /dev/net/tun; --json.
+. "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+
+require_cmd python3 useradd userdel
+ensure_test_user
+fix_tun
+[ -x "$RDIND" ] || fail "rdind not built at $RDIND"
+
+U=$T/u
+mkdir -p "$U" && chown "$E2E_USER": "$U"
+RDIND_TEST_ENV="RDIND_LAUNCHER_STATE_DIR=$U/s RDIND_LAUNCHER_DATA_ROOT=$U/data"
+on_exit kill_user_procs
+
+rc=0; as_user "$RDIND" doctor >"$T/ok.out" 2>&1 || rc=$?
+cat "$T/ok.out"
+[ "$rc" = 0 ] || fail "doctor exit $rc on a working setup"
+grep -q '^OK   userns' "$T/ok.out" && grep -q '^OK   newuidmap' "$T/ok.out" || fail "doctor OK lines"
+pass "doctor passes on a working setup"
+
+as_user "$RDIND" doctor --json >"$T/ok.json" 2>&1 || fail "doctor --json exit"
+python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); assert all(set(x)=={"check","status","detail","fix"} for x in d); assert not [x for x in d if x["status"]=="FAIL"]' "$T/ok.json" \
+    || { cat "$T/ok.json"; fail "doctor --json is not the expected JSON"; }
+pass "doctor --json"
+
+# A user without subordinate ids.
+NOSUB=rdind-e2e-nosub
+id "$NOSUB" >/dev/null 2>&1 || useradd --create-home --shell /bin/bash "$NOSUB" || fail "useradd $NOSUB"
+on_exit "userdel -r $NOSUB"
+sed -i "/^$NOSUB:/d" /etc/subuid /etc/subgid
+NUID=$(id -u "$NOSUB")
+mkdir -p "$T/n" && chown "$NOSUB": "$T/n"
+rc=0
+setpriv --reuid="$NUID" --regid="$(id -g "$NOSUB")" --init-groups -- env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin \
+    HOME="$(getent passwd "$NOSUB" | cut -d: -f6)" USER="$NOSUB" RDIND_LAUNCHER_STATE_DIR="$T/n/s" \
+    RDIND_LAUNCHER_DATA_ROOT="$T/n/data" "$RDIND" doctor >"$T/nosub.out" 2>&1 || rc=$?
+cat "$T/nosub.out"
+[ "$rc" = 1 ] || fail "doctor exit $rc for a user without subordinate ids (want 1)"
+grep -q "^FAIL subuid .*no subuid range for user $NOSUB" "$T/nosub.out" || fail "no subuid FAIL line"
+grep -q "fix: usermod --add-subuids .* $NOSUB" "$T/nosub.out" || fail "no usermod fix for subuid"
+grep -q "fix: usermod --add-subgids .* $NOSUB" "$T/nosub.out" || fail "no usermod fix for subgid"
+pass "doctor: FAIL + usermod fix for a user without subordinate ids"
+rc=0
+setpriv --reuid="$NUID" --regid="$(id -g "$NOSUB")" --init-groups -- env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin \
+    HOME=/ USER="$NOSUB" RDIND_LAUNCHER_STATE_DIR="$T/n/s" RDIND_LAUNCHER_DATA_ROOT="$T/n/data" \
+    "$RDIND" launch >"$T/nosub-launch.out" 2>&1 || rc=$?
+cat "$T/nosub-launch.out"
+[ "$rc" = 1 ] && grep -q "usermod --add-subuids" "$T/nosub-launch.out" || fail "launch without subids: exit $rc, no fix"
+pass "launch refuses a user without subordinate ids, naming the fix"
+
+# An unopenable /dev/net/tun (restored by fix_tun on exit).
+on_exit "chmod 666 /dev/net/tun"
+chmod 600 /dev/net/tun
+rc=0; as_user "$RDIND" doctor >"$T/tun.out" 2>&1 || rc=$?
+cat "$T/tun.out"
+[ "$rc" = 1 ] || fail "doctor exit $rc with /dev/net/tun 0600 (want 1)"
+grep -q '^FAIL tun .*Permission denied' "$T/tun.out" || fail "no tun FAIL line"
+grep -q 'fix: chmod 0666 /dev/net/tun' "$T/tun.out" || fail "no chmod fix for tun"
+pass "doctor: FAIL + chmod fix for an unopenable /dev/net/tun"
+rc=0; as_user "$RDIND" launch >"$T/tun-launch.out" 2>&1 || rc=$?
+cat "$T/tun-launch.out"
+[ "$rc" = 1 ] && grep -q "chmod 0666 /dev/net/tun" "$T/tun-launch.out" || fail "launch with tun 0600: exit $rc, no fix"
+pass "launch refuses an unopenable /dev/net/tun, naming the fix"
+chmod 666 /dev/net/tun

@@ -1,3 +1,0 @@
-/* placeholder until tls/ lands */
-int tls_placeholder_ (void);
-int tls_placeholder_ (void) { return 0; }
