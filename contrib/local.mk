@@ -1,7 +1,7 @@
 # contrib/: the unprivileged image, the seccomp profile, CI examples.
 EXTRA_DIST += contrib/Dockerfile contrib/Dockerfile.dockerignore contrib/seccomp.json \
 	contrib/gitlab-ci.yml contrib/gitlab-runner-config.toml contrib/tekton-task.yaml \
-	contrib/kubernetes-pod.yaml contrib/README-section.md
+	contrib/kubernetes-pod.yaml
 
 # The examples' syntax and required fields: needs only python3 (+ python3-yaml).
 TESTS += tests/e2e/contrib-yaml.sh

@@ -443,6 +443,21 @@ launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, rdind_e
                                  "widen the range to 65536",
                                  files[i], user ? user : "?", (unsigned long long) *counts[i]);
     }
+  /* Probe for real in a throw-away child: a seccomp filter (Docker's default
+   * profile), a sysctl or AppArmor can each refuse a user namespace, and only
+   * trying tells which machine we are on. */
+  {
+    pid_t pid = fork ();
+    int st = 0;
+    if (pid == 0)
+      _exit (unshare (CLONE_NEWUSER) == 0 ? 0 : (errno & 0x7f) + 1);
+    if (pid > 0 && waitpid (pid, &st, 0) == pid && WIFEXITED (st) && WEXITSTATUS (st) != 0)
+      return rdind_make_error (err, WEXITSTATUS (st) - 1,
+                               "cannot create a user namespace: a seccomp profile, "
+                               "kernel.unprivileged_userns_clone/user.max_user_namespaces or AppArmor "
+                               "forbids it; run the container with rdind's seccomp profile "
+                               "(--security-opt seccomp=contrib/seccomp.json)");
+  }
   fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
   if (fd < 0)
     return rdind_make_error (err, errno,
@@ -487,8 +502,13 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
 
   if (launch_preflight (conf, &ids, &err) < 0)
     {
+      /* A missing requirement will not go away by restarting: print the
+       * doctor's report (every check and its fix) and exit with the status
+       * the sidecar reads as "do not restart". */
       rdind_error_wrap (&err, "preflight (run `rdind doctor` for every check)");
-      return rdind_error_report (&err, 1);
+      rdind_error_report (&err, 1);
+      launch_doctor_run (conf, false, stderr);
+      return LAUNCH_EXIT_REQUIREMENTS;
     }
   dockerd = launch_find_exe (conf->dockerd);
   slirp = launch_find_exe (conf->slirp4netns);
@@ -563,8 +583,22 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   setenv_strv (&denv, "ROOTLESSKIT_PORT_DRIVER", "builtin");
   setenv_strv (&denv, "XDG_RUNTIME_DIR", conf->state_dir);
   setenv_strv (&denv, "HOME", getenv ("HOME") ? getenv ("HOME") : "/");
-  xasprintf (&s, "%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin",
-             getenv ("PATH") ? getenv ("PATH") : "/usr/bin");
+  /* dockerd 20.10 in rootless mode refuses to start unless a program named
+   * rootlesskit-docker-proxy is in PATH, even with --userland-proxy-path:
+   * give it ours under that name, first in its PATH, so no rootlesskit
+   * package is needed at run time. */
+  {
+    cleanup_free char *bindir = NULL, *link = NULL;
+    xasprintf (&bindir, "%s/bin", conf->state_dir);
+    xasprintf (&link, "%s/rootlesskit-docker-proxy", bindir);
+    if (mkdir (bindir, 0700) < 0 && errno != EEXIST)
+      log_warn ("cannot create proxy directory", "path=%s errno=%d", bindir, errno);
+    unlink (link);
+    if (symlink (proxy, link) < 0)
+      log_warn ("cannot link rootlesskit-docker-proxy", "path=%s errno=%d", link, errno);
+    xasprintf (&s, "%s:%s:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin", bindir,
+               getenv ("PATH") ? getenv ("PATH") : "/usr/bin");
+  }
   setenv_strv (&denv, "PATH", s);
   free (steal_pointer (&s));
   if (getenv ("RDIND_REAL_DOCKER_PROXY"))

@@ -61,4 +61,8 @@ int launch_self_userns (int extra_flags);
  * NULL when absent. */
 char *launch_json_get (const char *json, const char *key);
 
+/* rdind launch exits with this status when a requirement of the machine is
+ * missing (preflight failed): restarting cannot help. */
+#define LAUNCH_EXIT_REQUIREMENTS 3
+
 #endif

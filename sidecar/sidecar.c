@@ -637,6 +637,13 @@ on_launcher_exit (uv_process_t *p, int64_t status, int sig)
       return;
     }
   bool failed = status != 0 || sig != 0;
+  if (status == LAUNCH_EXIT_REQUIREMENTS && sig == 0)
+    {
+      log_error ("launcher reports a missing requirement; not restarting", "fix=%s",
+                 log_quote (0, "see the rdind doctor report above"));
+      begin_shutdown (1);
+      return;
+    }
   if (S.conf->restart == CONF_RESTART_NEVER || (S.conf->restart == CONF_RESTART_ON_FAILURE && !failed))
     {
       begin_shutdown (failed ? 1 : 0);
