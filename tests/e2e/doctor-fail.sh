@@ -46,7 +46,8 @@ setpriv --reuid="$NUID" --regid="$(id -g "$NOSUB")" --init-groups -- env -i PATH
     HOME=/ USER="$NOSUB" RDIND_LAUNCHER_STATE_DIR="$T/n/s" RDIND_LAUNCHER_DATA_ROOT="$T/n/data" \
     "$RDIND" launch >"$T/nosub-launch.out" 2>&1 || rc=$?
 cat "$T/nosub-launch.out"
-[ "$rc" = 1 ] && grep -q "usermod --add-subuids" "$T/nosub-launch.out" || fail "launch without subids: exit $rc, no fix"
+[ "$rc" = 3 ] && grep -q "usermod --add-subuids" "$T/nosub-launch.out" || fail "launch without subids: exit $rc, no fix"
+grep -q "check(s), [1-9][0-9]* FAIL" "$T/nosub-launch.out" || fail "launch does not print the doctor report on a missing requirement"
 pass "launch refuses a user without subordinate ids, naming the fix"
 
 # An unopenable /dev/net/tun (restored by fix_tun on exit).
@@ -60,6 +61,6 @@ grep -q 'fix: chmod 0666 /dev/net/tun' "$T/tun.out" || fail "no chmod fix for tu
 pass "doctor: FAIL + chmod fix for an unopenable /dev/net/tun"
 rc=0; as_user "$RDIND" launch >"$T/tun-launch.out" 2>&1 || rc=$?
 cat "$T/tun-launch.out"
-[ "$rc" = 1 ] && grep -q "chmod 0666 /dev/net/tun" "$T/tun-launch.out" || fail "launch with tun 0600: exit $rc, no fix"
+[ "$rc" = 3 ] && grep -q "chmod 0666 /dev/net/tun" "$T/tun-launch.out" || fail "launch with tun 0600: exit $rc, no fix"
 pass "launch refuses an unopenable /dev/net/tun, naming the fix"
 chmod 666 /dev/net/tun
