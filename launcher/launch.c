@@ -541,6 +541,14 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
    * dockerd is always stale, and its pid (small numbers) is likely reused by
    * the new dockerd itself, which then refuses to start. */
   unlink (pidfile);
+  /* The same holds for the containerd that dockerd starts: dockerd trusts
+   * exec/containerd/containerd.pid and, when that small pid names some new
+   * process in the fresh namespace, waits for a containerd that never comes. */
+  {
+    cleanup_free char *cpid = NULL;
+    xasprintf (&cpid, "%s/containerd/containerd.pid", exec_root);
+    unlink (cpid);
+  }
 
   if (launch_pick_storage (conf, &driver, &why, &err) < 0)
     return rdind_error_report (&err, 1);
