@@ -9,5 +9,7 @@ SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -q
+# contrib/sandbox.sh sets RDIND_NO_TEST_DEPS=1: it needs no test tools.
+[ -z "${RDIND_NO_TEST_DEPS:-}" ] || TEST_DEPS=
 # shellcheck disable=SC2086
-$SUDO apt-get install -y -q --no-install-recommends $BUILD_DEPS $RUNTIME_DEPS ${RDIND_NO_TEST_DEPS:+} ${RDIND_NO_TEST_DEPS:-$TEST_DEPS}
+$SUDO apt-get install -y -q --no-install-recommends $BUILD_DEPS $RUNTIME_DEPS $TEST_DEPS
