@@ -157,6 +157,13 @@ int
 write_file_atomic (const char *path, const void *data, size_t len, mode_t mode,
                    rdind_error_t *err)
 {
+  return write_file_atomic_gid (path, data, len, mode, (gid_t) -1, err);
+}
+
+int
+write_file_atomic_gid (const char *path, const void *data, size_t len, mode_t mode, gid_t gid,
+                       rdind_error_t *err)
+{
   cleanup_free char *tmp = NULL;
   cleanup_free char *dircopy = xstrdup (path);
   cleanup_close int fd = -1;
@@ -168,6 +175,16 @@ write_file_atomic (const char *path, const void *data, size_t len, mode_t mode,
   fd = mkostemp (tmp, O_CLOEXEC);
   if (fd < 0)
     return rdind_make_error (err, errno, "create temporary file for `%s`", path);
+  /* Group first, mode second: chown may clear mode bits, and the file is
+   * 0600 (mkostemp) until both are right, so no other account ever reads a
+   * key through a wrong group. */
+  if (gid != (gid_t) -1 && fchown (fd, (uid_t) -1, gid) < 0)
+    {
+      int saved = errno;
+      unlink (tmp);
+      return rdind_make_error (err, saved, "give `%s` to group %u (is this account a member of it?)",
+                               path, (unsigned) gid);
+    }
   if (fchmod (fd, mode) < 0)
     goto fail;
   while (left > 0)

@@ -61,6 +61,9 @@ char *strv_join (char **v, const char *sep);
  * the old content or the new, never a partial file. */
 int write_file_atomic (const char *path, const void *data, size_t len, mode_t mode,
                        rdind_error_t *err);
+/* The same, owned by group GID ((gid_t) -1: leave the group as it is). */
+int write_file_atomic_gid (const char *path, const void *data, size_t len, mode_t mode, gid_t gid,
+                           rdind_error_t *err);
 /* Reads a whole file (NUL terminated); *len may be NULL. */
 int read_file (const char *path, char **out, size_t *len, rdind_error_t *err);
 /* mkdir -p with MODE for the directories it creates. */
