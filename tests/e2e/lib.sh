@@ -70,17 +70,22 @@ free_port () {
 }
 
 # The unprivileged account the tests run rdind as, with 65536 subordinate
-# ids.  Created once per machine; the same for every test.
-E2E_USER=rdind-e2e
+# ids.  Created once per machine; the same for every test.  Cleanups kill
+# every process of this account, so two test runs at once on one machine
+# need two accounts: RDIND_E2E_USER names another one.
+E2E_USER=${RDIND_E2E_USER:-rdind-e2e}
 ensure_test_user () {
     require_root
     if ! id "$E2E_USER" >/dev/null 2>&1; then
         useradd --create-home --shell /bin/bash "$E2E_USER" 2>/dev/null ||
             id "$E2E_USER" >/dev/null 2>&1 || fail "useradd $E2E_USER"
     fi
-    grep -q "^$E2E_USER:" /etc/subuid 2>/dev/null || echo "$E2E_USER:400000:65536" >> /etc/subuid
-    grep -q "^$E2E_USER:" /etc/subgid 2>/dev/null || echo "$E2E_USER:400000:65536" >> /etc/subgid
     E2E_UID=$(id -u "$E2E_USER")
+    # A range of its own per account (derived from the uid), so accounts do
+    # not share host ids.
+    local sub=$(( 400000 + (E2E_UID % 200) * 65536 ))
+    grep -q "^$E2E_USER:" /etc/subuid 2>/dev/null || echo "$E2E_USER:$sub:65536" >> /etc/subuid
+    grep -q "^$E2E_USER:" /etc/subgid 2>/dev/null || echo "$E2E_USER:$sub:65536" >> /etc/subgid
     E2E_HOME=$(getent passwd "$E2E_USER" | cut -d: -f6)
     E2E_RUNDIR=/tmp/rdind-e2e-run-$E2E_UID
     mkdir -p "$E2E_RUNDIR" && chown "$E2E_USER": "$E2E_RUNDIR" && chmod 700 "$E2E_RUNDIR"
