@@ -29,6 +29,7 @@ enum vtype
   V_ENUM,
   V_PATH_OPT, /* absolute path or "" (auto) */
   V_ARGS,
+  V_NSLIST,   /* namespaces: pid, uts, ipc, cgroup */
   V_NAME_OPT, /* account or group name, may be empty */
 };
 
@@ -97,6 +98,8 @@ static const struct key_def keys[] = {
     "extra dockerd arguments (white-space separated; no -H/--host, no --tls*)" },
   { "launcher", "slirp4netns", V_STR, O (slirp4netns), "slirp4netns", NULL, 0, 0,
     "slirp4netns binary" },
+  { "launcher", "namespaces", V_NSLIST, O (namespaces), "pid,uts,ipc", NULL, 0, 0,
+    "namespaces besides user, mount and network: pid (required), uts, ipc, cgroup" },
 };
 
 #define N_KEYS ARRAY_SIZE (keys)
@@ -318,6 +321,7 @@ free_value (const struct key_def *k, struct rdind_conf *c)
     case V_ALLOW:
     case V_NAMES:
     case V_ARGS:
+    case V_NSLIST:
       strv_free (*(char ***) field);
       *(char ***) field = NULL;
       break;
@@ -379,6 +383,7 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
     case V_NAMES:
     case V_ALLOW:
     case V_ARGS:
+    case V_NSLIST:
       list = split_list (value);
       if (k->type == V_PEERS && strv_len (list) == 0)
         return rdind_make_error (err, 0, "at least one peer name is needed: rdind accepts only named clients");
@@ -414,6 +419,15 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
               if (!parse_ip (it, &fam) && !valid_hostname (it))
                 return rdind_make_error (err, 0, "'%s' is not a DNS name or IP address", it);
             }
+          else if (k->type == V_NSLIST)
+            {
+              if (strcmp (it, "pid") != 0 && strcmp (it, "uts") != 0 && strcmp (it, "ipc") != 0
+                  && strcmp (it, "cgroup") != 0)
+                return rdind_make_error (err, 0, "'%s' is not one of: pid, uts, ipc, cgroup (user, mount and network are always created)", it);
+              for (size_t j = 0; j < i; j++)
+                if (strcmp (list[j], it) == 0)
+                  return rdind_make_error (err, 0, "namespace '%s' is listed twice", it);
+            }
           else if (k->type == V_ARGS)
             {
               /* dockerd listens on its unix socket only; the sidecar is the
@@ -424,6 +438,10 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
                 return rdind_make_error (err, 0, "'%s' is not allowed: dockerd listens only on rdind's unix socket (use [sidecar] listen for the TLS endpoint)", it);
             }
         }
+      /* The launcher's own pid namespace is what guarantees that stopping
+       * dockerd leaves none of its processes behind. */
+      if (k->type == V_NSLIST && !strv_contains (list, "pid"))
+        return rdind_make_error (err, 0, "'pid' is required: rdind stops dockerd by ending its pid namespace (add pid to the list)");
       free_value (k, c);
       *(char ***) field = steal_pointer (&list);
       goto store_raw;

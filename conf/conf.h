@@ -62,6 +62,7 @@ struct rdind_conf
   char *dockerd;            /* path or name of dockerd */
   char **dockerd_args;      /* extra arguments, split on white space */
   char *slirp4netns;        /* path or name of slirp4netns */
+  char **namespaces;        /* pid (always), uts, ipc, cgroup */
 };
 
 /* Where the file came from: --config (explicit), $RDIND_CONFIG, XDG, /etc.

@@ -2,6 +2,7 @@
 #ifndef RDIND_LAUNCH_INT_H
 #define RDIND_LAUNCH_INT_H
 
+#include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
 
@@ -46,7 +47,10 @@ void launch_api_close (struct launch_api *api);
 /* One request to slirp4netns's API socket; *REPLY gets the JSON answer. */
 int launch_slirp_call (const char *sock, const char *request, char **reply, rdind_error_t *err);
 
-int launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, rdind_error_t *err);
+/* HAVE_USERNS: the sidecar handed us a user namespace it mapped as root
+ * (RDIND_USERNS_FD), so subordinate ids and newuidmap are not needed. */
+int launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, bool have_userns,
+                      rdind_error_t *err);
 int launch_map_ids (pid_t pid, const char *tool, unsigned long self, uint64_t start,
                     uint64_t count, rdind_error_t *err);
 

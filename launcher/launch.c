@@ -21,6 +21,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <dirent.h>
+#include <linux/nsfs.h>
+#include <sys/ioctl.h>
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/signalfd.h>
@@ -118,11 +120,12 @@ struct child_args
 {
   const struct rdind_conf *conf;
   int sync_fd;  /* reads 'g' (ids mapped) then 'n' (network up) */
+  int out_fd;   /* dockerd's stdout and stderr: the parent re-logs them */
   char **dockerd_argv;
   char **dockerd_env;
-  const char *log_path;
   const char *state_dir;
   const char *dns;
+  int ns_flags; /* CLONE_NEW* of the namespaces below the user namespace */
 };
 
 static int
@@ -261,6 +264,12 @@ child_mounts (struct child_args *a, rdind_error_t *err)
   xasprintf (&resolv, "nameserver %s\n", a->dns);
   if (write_file_atomic ("/etc/resolv.conf", resolv, strlen (resolv), 0644, err) < 0)
     return rdind_error_wrap (err, "write /etc/resolv.conf");
+  /* With a cgroup namespace, a cgroup2 mount of our own shows our cgroup as
+   * the root, as dockerd expects inside its own namespace. */
+  if ((a->ns_flags & CLONE_NEWCGROUP)
+      && mount ("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    log_warn ("cgroup namespace: cannot mount cgroup2, keeping the inherited view", "error=%s",
+              log_quote (0, strerror (errno)));
   if (mkdir ("/run/docker", 0700) < 0 && errno != EEXIST)
     return rdind_make_error (err, errno, "mkdir /run/docker");
   /* Testcontainers' Ryuk bind-mounts /var/run/docker.sock (/var/run is
@@ -300,13 +309,12 @@ child_main (struct child_args *a)
   dockerd = fork ();
   if (dockerd == 0)
     {
-      int fd = open (a->log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
       int nul = open ("/dev/null", O_RDONLY);
-      if (fd < 0 || nul < 0)
+      if (nul < 0)
         _exit (127);
       dup2 (nul, 0);
-      dup2 (fd, 1);
-      dup2 (fd, 2);
+      dup2 (a->out_fd, 1);
+      dup2 (a->out_fd, 2);
       sigemptyset (&set);
       sigprocmask (SIG_SETMASK, &set, NULL);
       execve (a->dockerd_argv[0], a->dockerd_argv, a->dockerd_env);
@@ -315,6 +323,7 @@ child_main (struct child_args *a)
     }
   if (dockerd < 0)
     _exit (1);
+  close (a->out_fd);
 
   /* A minimal pid 1 (tini's loop): forward stop signals to dockerd, reap
    * every orphan; when dockerd is gone we exit and the kernel kills what is
@@ -414,7 +423,8 @@ slirp_supports (const char *slirp, const char *flag)
 }
 
 int
-launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, rdind_error_t *err)
+launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, bool have_userns,
+                  rdind_error_t *err)
 {
   struct passwd *pw = getpwuid (getuid ());
   const char *user = pw ? pw->pw_name : NULL;
@@ -427,7 +437,9 @@ launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, rdind_e
     return rdind_make_error (err, 0,
                              "rdind launch runs as an unprivileged user: as root, start `rdind "
                              "sidecar` (it drops to sidecar.user) or use setpriv/su");
-  for (int i = 0; i < 2; i++)
+  /* The sidecar mapped the subordinate ids while it was root: no /etc/subuid
+   * lookup, newuidmap or user namespace creation is needed here. */
+  for (int i = 0; i < 2 && !have_userns; i++)
     {
       int r = launch_subid_lookup (files[i], user, getuid (), starts[i], counts[i], err);
       if (r < 0)
@@ -446,6 +458,7 @@ launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, rdind_e
   /* Probe for real in a throw-away child: a seccomp filter (Docker's default
    * profile), a sysctl or AppArmor can each refuse a user namespace, and only
    * trying tells which machine we are on. */
+  if (!have_userns)
   {
     pid_t pid = fork ();
     int st = 0;
@@ -469,6 +482,177 @@ launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, rdind_e
 }
 
 int
+launch_ns_flags (char **names)
+{
+  int flags = CLONE_NEWPID; /* always: see conf's check */
+  for (char **n = names; n && *n; n++)
+    if (strcmp (*n, "uts") == 0)
+      flags |= CLONE_NEWUTS;
+    else if (strcmp (*n, "ipc") == 0)
+      flags |= CLONE_NEWIPC;
+    else if (strcmp (*n, "cgroup") == 0)
+      flags |= CLONE_NEWCGROUP;
+  return flags;
+}
+
+/* The fd named by RDIND_USERNS_FD, checked to be a user namespace; -1 when
+ * the variable is absent.  The variable is removed so that nothing we start
+ * believes it owns the fd. */
+static int
+take_userns_fd (rdind_error_t *err)
+{
+  const char *v = getenv (LAUNCH_USERNS_FD_ENV);
+  char *end;
+  long fd;
+
+  if (v == NULL)
+    return -1;
+  errno = 0;
+  fd = strtol (v, &end, 10);
+  unsetenv (LAUNCH_USERNS_FD_ENV);
+  if (*v == '\0' || *end || errno || fd < 3 || fd > 1024)
+    return rdind_make_error (err, 0, "%s='%s' is not an fd number (it is set by rdind sidecar; unset it)",
+                             LAUNCH_USERNS_FD_ENV, v);
+  if (ioctl ((int) fd, NS_GET_NSTYPE) != CLONE_NEWUSER)
+    return rdind_make_error (err, errno, "%s=%ld is not a user namespace (it is set by rdind sidecar; unset it)",
+                             LAUNCH_USERNS_FD_ENV, fd);
+  fcntl ((int) fd, F_SETFD, FD_CLOEXEC);
+  return (int) fd;
+}
+
+/* Starts init (child_main) in new namespaces.  Without USERNS_FD it is born
+ * in a new user namespace too, which the caller then maps with newuidmap.
+ * With it, an intermediate process joins that namespace (as its owner we may
+ * enter it with no capability of our own) and creates init there with
+ * CLONE_PARENT, so init is still our child and the new mount, network and
+ * pid namespaces belong to the mapped user namespace.  CLOSE_FDS: the
+ * parent's fds init must not hold. */
+static pid_t
+spawn_init (struct child_args *a, int userns_fd, const int *close_fds, size_t n_close,
+            rdind_error_t *err)
+{
+  int pfd[2];
+  pid_t mid, child = -1;
+  int st, e = 0;
+
+  if (userns_fd < 0)
+    {
+      child = syscall (SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | a->ns_flags | SIGCHLD,
+                       NULL, NULL, NULL, 0);
+      if (child == 0)
+        {
+          for (size_t i = 0; i < n_close; i++)
+            close (close_fds[i]);
+          _exit (child_main (a));
+        }
+      if (child < 0)
+        return rdind_make_error (err, errno,
+                                 "create user+mount+net+pid namespaces: unprivileged user namespaces "
+                                 "are refused here (sysctl, AppArmor or seccomp): run `rdind doctor`");
+      return child;
+    }
+  if (pipe2 (pfd, O_CLOEXEC) < 0)
+    return rdind_make_error (err, errno, "pipe");
+  mid = fork ();
+  if (mid == 0)
+    {
+      close (pfd[0]);
+      if (setns (userns_fd, CLONE_NEWUSER) < 0)
+        {
+          e = errno;
+          (void) !write (pfd[1], &e, sizeof e);
+          _exit (1);
+        }
+      child = syscall (SYS_clone, CLONE_PARENT | CLONE_NEWNS | CLONE_NEWNET | a->ns_flags | SIGCHLD,
+                       NULL, NULL, NULL, 0);
+      if (child == 0)
+        {
+          close (pfd[1]);
+          for (size_t i = 0; i < n_close; i++)
+            close (close_fds[i]);
+          _exit (child_main (a));
+        }
+      e = child < 0 ? errno : 0;
+      (void) !write (pfd[1], &e, sizeof e);
+      (void) !write (pfd[1], &child, sizeof child);
+      _exit (0);
+    }
+  close (pfd[1]);
+  if (mid < 0)
+    {
+      close (pfd[0]);
+      return rdind_make_error (err, errno, "fork");
+    }
+  if (read (pfd[0], &e, sizeof e) != sizeof e)
+    e = EIO;
+  if (e == 0 && read (pfd[0], &child, sizeof child) != sizeof child)
+    e = EIO;
+  close (pfd[0]);
+  while (waitpid (mid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (e != 0)
+    return rdind_make_error (err, e,
+                             "enter the user namespace prepared by rdind sidecar and create "
+                             "mount+net+pid namespaces in it: a seccomp profile must allow setns "
+                             "and unshare (run the container with contrib/seccomp.json)");
+  return child;
+}
+
+/* Re-logs dockerd's output, a line at a time, tagged src=dockerd, and keeps
+ * a copy in dockerd.log (read back when dockerd dies).  FINAL: flush a last
+ * line without its newline. */
+struct outbuf
+{
+  char buf[8192];
+  size_t len;
+  int log_fd;
+};
+
+static void
+relay_lines (struct outbuf *o, bool final)
+{
+  char fields[4096];
+  size_t off = 0;
+
+  while (off < o->len)
+    {
+      char *nl = memchr (o->buf + off, '\n', o->len - off);
+      char line[sizeof o->buf + 1];
+      size_t n;
+
+      if (nl)
+        n = (size_t) (nl - (o->buf + off));
+      else if (final || (off == 0 && o->len == sizeof o->buf))
+        n = o->len - off; /* a last or an overlong line */
+      else
+        break;
+      memcpy (line, o->buf + off, n);
+      line[n] = '\0';
+      if (o->log_fd >= 0)
+        {
+          (void) !write (o->log_fd, line, n);
+          (void) !write (o->log_fd, "\n", 1);
+        }
+      if (n)
+        log_line (log_foreign_fields (line, fields, sizeof fields), "dockerd", fields);
+      off += n + (nl ? 1 : 0);
+    }
+  o->len -= off;
+  memmove (o->buf, o->buf + off, o->len);
+}
+
+static void
+relay_read (int fd, struct outbuf *o)
+{
+  ssize_t n;
+  while ((n = read (fd, o->buf + o->len, sizeof o->buf - o->len)) > 0)
+    {
+      o->len += (size_t) n;
+      relay_lines (o, false);
+    }
+}
+
+int
 rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
 {
   rdind_error_t err = NULL;
@@ -480,7 +664,9 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   cleanup_strv char **dargv = NULL;
   cleanup_strv char **denv = NULL;
   struct launch_api api = { 0 };
-  int sync[2] = { -1, -1 }, ready[2] = { -1, -1 }, exitp[2] = { -1, -1 };
+  int sync[2] = { -1, -1 }, ready[2] = { -1, -1 }, exitp[2] = { -1, -1 }, outp[2] = { -1, -1 };
+  cleanup_free struct outbuf *relay = xmalloc0 (sizeof *relay);
+  int userns_fd;
   sigset_t mask, oldmask;
   pid_t child, slirp_pid = -1;
   int sfd, status = 1;
@@ -498,9 +684,14 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       fprintf (stderr, "rdind launch: unknown argument `%s` (see rdind launch --help)\n", argv[i]);
       return 2;
     }
+  log_set_source ("launcher");
+  relay->log_fd = -1;
   conf_resolve_paths (conf);
+  userns_fd = take_userns_fd (&err);
+  if (err)
+    return rdind_error_report (&err, 2);
 
-  if (launch_preflight (conf, &ids, &err) < 0)
+  if (launch_preflight (conf, &ids, userns_fd >= 0, &err) < 0)
     {
       /* A missing requirement will not go away by restarting: print the
        * doctor's report (every check and its fix) and exit with the status
@@ -625,43 +816,40 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   sigdelset (&mask, SIGPIPE);
   sfd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
 
-  if (pipe2 (sync, O_CLOEXEC) < 0 || pipe2 (ready, O_CLOEXEC) < 0 || pipe2 (exitp, O_CLOEXEC) < 0)
+  if (pipe2 (sync, O_CLOEXEC) < 0 || pipe2 (ready, O_CLOEXEC) < 0 || pipe2 (exitp, O_CLOEXEC) < 0
+      || pipe2 (outp, O_CLOEXEC) < 0)
     {
       rdind_make_error (&err, errno, "pipe");
       return rdind_error_report (&err, 1);
     }
+  relay->log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  fcntl (outp[0], F_SETFL, O_NONBLOCK);
 
   /* bubblewrap's handshake: the child is born in its namespaces and waits
    * on SYNC while we write its id maps from outside (only newuidmap, with
-   * its setuid bit or file capability, may map the subordinate range). */
-  child = syscall (SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | CLONE_NEWPID | SIGCHLD,
-                   NULL, NULL, NULL, 0);
-  if (child == 0)
-    {
-      struct child_args a = { conf, sync[0], dargv, denv, log_path, conf->state_dir, dns };
-      /* Hold none of the parent's pipes: slirp4netns's exit fd must reach
-       * EOF when the parent dies, whatever this process does. */
-      close (sync[1]);
-      close (api.fd);
-      close (ready[0]);
-      close (ready[1]);
-      close (exitp[0]);
-      close (exitp[1]);
-      close (sfd);
-      _exit (child_main (&a));
-    }
+   * its setuid bit or file capability, may map the subordinate range), or,
+   * with the sidecar's prepared namespace, simply until the network is up. */
+  {
+    struct child_args a = { conf, sync[0], outp[1], dargv, denv, conf->state_dir, dns,
+                            launch_ns_flags (conf->namespaces) };
+    /* Init holds none of the parent's pipes: slirp4netns's exit fd must
+     * reach EOF when the parent dies, whatever init does. */
+    int close_fds[] = { sync[1], api.fd, ready[0], ready[1], exitp[0], exitp[1], sfd, outp[0], relay->log_fd };
+    child = spawn_init (&a, userns_fd, close_fds, ARRAY_SIZE (close_fds), &err);
+  }
   close (sync[0]);
+  close (outp[1]);
+  if (userns_fd >= 0)
+    close (userns_fd);
   if (child < 0)
     {
-      rdind_make_error (&err, errno,
-                        "create user+mount+net+pid namespaces: unprivileged user namespaces are "
-                        "refused here (sysctl, AppArmor or seccomp): run `rdind doctor`");
       launch_api_close (&api);
       return rdind_error_report (&err, 1);
     }
   api.child_pid = child;
-  if (launch_map_ids (child, "newuidmap", getuid (), ids.uid_start, ids.uid_count, &err) < 0
-      || launch_map_ids (child, "newgidmap", getgid (), ids.gid_start, ids.gid_count, &err) < 0)
+  if (userns_fd < 0
+      && (launch_map_ids (child, "newuidmap", getuid (), ids.uid_start, ids.uid_count, &err) < 0
+          || launch_map_ids (child, "newgidmap", getgid (), ids.gid_start, ids.gid_count, &err) < 0))
     {
       kill (child, SIGKILL);
       waitpid (child, NULL, 0);
@@ -747,14 +935,14 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
 
   for (;;)
     {
-      struct pollfd p[2] = { { sfd, POLLIN, 0 }, { api.fd, POLLIN, 0 } };
+      struct pollfd p[3] = { { sfd, POLLIN, 0 }, { api.fd, POLLIN, 0 }, { outp[0], POLLIN, 0 } };
       int timeout = -1;
       if (stopping)
         {
           uint64_t now = now_ms ();
           timeout = deadline > now ? (int) (deadline - now) : 0;
         }
-      int r = poll (p, 2, timeout);
+      int r = poll (p, outp[0] >= 0 ? 3 : 2, timeout);
       if (r < 0 && errno != EINTR)
         break;
       if (stopping && now_ms () >= deadline)
@@ -766,6 +954,16 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
         }
       if (p[1].revents & POLLIN)
         launch_api_serve_one (&api);
+      if (outp[0] >= 0 && (p[2].revents & (POLLIN | POLLHUP)))
+        {
+          relay_read (outp[0], relay);
+          if (p[2].revents & POLLHUP && !(p[2].revents & POLLIN))
+            {
+              relay_lines (relay, true);
+              close (outp[0]);
+              outp[0] = -1;
+            }
+        }
       if (p[0].revents & POLLIN)
         {
           struct signalfd_siginfo si;
@@ -814,6 +1012,11 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
         break;
     }
 
+  if (outp[0] >= 0)
+    {
+      relay_read (outp[0], relay);
+      relay_lines (relay, true);
+    }
   if (!stopping)
     {
       log_error ("dockerd exited", "status=%d", status);
@@ -848,6 +1051,10 @@ out:
   unlink (slirp_sock);
   if (sync[1] >= 0)
     close (sync[1]);
+  if (outp[0] >= 0)
+    close (outp[0]);
+  if (relay->log_fd >= 0)
+    close (relay->log_fd);
   close (sfd);
   return status;
 }

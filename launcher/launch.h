@@ -61,6 +61,14 @@ int launch_self_userns (int extra_flags);
  * NULL when absent. */
 char *launch_json_get (const char *json, const char *key);
 
+/* The environment variable through which `rdind sidecar` passes the launcher
+ * an inherited fd of a user namespace it created and mapped while root. */
+#define LAUNCH_USERNS_FD_ENV "RDIND_USERNS_FD"
+
+/* CLONE_NEW* flags of conf->namespaces (besides user, mount and network,
+ * which are always created). */
+int launch_ns_flags (char **names);
+
 /* rdind launch exits with this status when a requirement of the machine is
  * missing (preflight failed): restarting cannot help. */
 #define LAUNCH_EXIT_REQUIREMENTS 3

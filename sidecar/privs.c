@@ -4,6 +4,8 @@
 #include <arpa/inet.h>
 #include <cap-ng.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <grp.h>
 #include <netdb.h>
 #include <pwd.h>
@@ -14,8 +16,10 @@
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
+#include "launch.h"
 #include "log.h"
 #include "sidecar.h"
 #include "util.h"
@@ -67,9 +71,117 @@ own_dir (const char *path, const char *home, uid_t uid, gid_t gid, rdind_error_t
   return 0;
 }
 
-int
-sidecar_drop_privileges (struct rdind_conf *conf, rdind_error_t *err)
+/* Subordinate range of USER in FILE (at least 65536 ids). */
+static int
+subids (const char *file, const char *user, uid_t uid, uint64_t *start, uint64_t *count, rdind_error_t *err)
 {
+  int r = launch_subid_lookup (file, user, uid, start, count, err);
+  if (r < 0)
+    return r;
+  if (r == 0)
+    return rdind_make_error (err, 0,
+                             "%s has no range for sidecar.user %s: add one with `usermod --add-subuids "
+                             "100000-165535 --add-subgids 100000-165535 %s`",
+                             file, user, user);
+  if (*count < 65536)
+    return rdind_make_error (err, 0, "%s gives %s only %llu ids; dockerd's images need 65536: widen the range",
+                             file, user, (unsigned long long) *count);
+  return 0;
+}
+
+static int
+write_map (pid_t pid, const char *name, unsigned long self, uint64_t start, uint64_t count, rdind_error_t *err)
+{
+  cleanup_free char *path = NULL, *map = NULL;
+  cleanup_close int fd = -1;
+  size_t len;
+
+  xasprintf (&path, "/proc/%d/%s", (int) pid, name);
+  /* 0 is us (files in the data root stay ours), 1..count the subordinate
+   * range, exactly what newuidmap would write from /etc/subuid. */
+  xasprintf (&map, "0 %lu 1\n1 %llu %llu\n", self, (unsigned long long) start, (unsigned long long) count);
+  len = strlen (map);
+  fd = open (path, O_WRONLY | O_CLOEXEC);
+  if (fd < 0 || write (fd, map, len) != (ssize_t) len)
+    return rdind_make_error (err, errno, "write %s", path);
+  return 0;
+}
+
+/* Creates the user namespace the launcher will run dockerd in, while we
+ * still hold CAP_SETUID and CAP_SETGID, and returns an fd that keeps it
+ * alive (the launcher setns()es into it at every start).  This replaces
+ * newuidmap/newgidmap, whose file capabilities would not survive the empty
+ * bounding set and no_new_privs we are about to set.
+ *
+ * The kernel lets a map be written only by a process that has CAP_SYS_ADMIN
+ * over the new namespace (its owner: same euid) and CAP_SETUID/CAP_SETGID
+ * over the parent one, so we do it already as the target user, keeping
+ * just those two capabilities across the uid change.  Returns -1 with *ERR
+ * unset when this kernel or seccomp profile refuses user namespaces: the
+ * launcher's preflight then prints the doctor report with the fix. */
+static int
+make_userns (uid_t uid, gid_t gid, uint64_t *ids, rdind_error_t *err)
+{
+  int go[2], done[2], fd = -1, st;
+  pid_t pid;
+  char c = 0;
+
+  if (pipe2 (go, O_CLOEXEC) < 0 || pipe2 (done, O_CLOEXEC) < 0)
+    return rdind_make_error (err, errno, "pipe");
+  /* After the uid change the kernel made us non-dumpable, which would leave
+   * the child's /proc files owned by root and closed to us. */
+  prctl (PR_SET_DUMPABLE, 1, 0, 0, 0);
+  pid = fork ();
+  if (pid == 0)
+    {
+      close (go[0]);
+      close (done[1]);
+      c = unshare (CLONE_NEWUSER) == 0 ? 'u' : 'e';
+      (void) !write (go[1], &c, 1);
+      /* Stay until the parent has written the maps and opened ns/user. */
+      (void) !read (done[0], &c, 1);
+      _exit (0);
+    }
+  close (go[1]);
+  close (done[0]);
+  if (pid < 0 || read (go[0], &c, 1) != 1 || c != 'u')
+    {
+      int e = errno;
+      close (go[0]);
+      close (done[1]);
+      if (pid > 0)
+        waitpid (pid, &st, 0);
+      prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+      if (pid < 0)
+        return rdind_make_error (err, e, "fork");
+      log_warn ("cannot create a user namespace; the launcher's checks will say why", NULL);
+      return -1;
+    }
+  if (write_map (pid, "uid_map", uid, ids[0], ids[1], err) == 0
+      && write_map (pid, "gid_map", gid, ids[2], ids[3], err) == 0)
+    {
+      cleanup_free char *path = NULL;
+      xasprintf (&path, "/proc/%d/ns/user", (int) pid);
+      fd = open (path, O_RDONLY | O_CLOEXEC);
+      if (fd < 0)
+        rdind_make_error (err, errno, "open %s", path);
+    }
+  close (go[0]);
+  close (done[1]);
+  waitpid (pid, &st, 0);
+  /* Non-dumpable again: our memory holds the CA key, and other processes of
+   * this user (a `docker exec` into the sidecar's container) must not be
+   * able to ptrace it or read it through /proc. */
+  prctl (PR_SET_DUMPABLE, 0, 0, 0, 0);
+  return fd;
+}
+
+int
+sidecar_drop_privileges (struct rdind_conf *conf, int *userns_fd, rdind_error_t *err)
+{
+  uint64_t ids[4];
+
+  *userns_fd = -1;
   if (geteuid () != 0)
     {
       conf_resolve_paths (conf);
@@ -105,19 +217,34 @@ sidecar_drop_privileges (struct rdind_conf *conf, rdind_error_t *err)
       || own_dir (conf->data_root, pw->pw_dir, uid, gid, err) < 0 || own_dir (conf->state_dir, pw->pw_dir, uid, gid, err) < 0)
     return -1;
 
-  /* Supplementary groups go too; the bounding set and no_new_privs are left
-   * alone on purpose: the launcher needs the setuid/file-capability
-   * newuidmap/newgidmap helpers to map the user's subordinate ids, and an
-   * empty bounding set or no_new_privs would strip exactly those. */
+  if (subids ("/etc/subuid", pw->pw_name, uid, &ids[0], &ids[1], err) < 0
+      || subids ("/etc/subgid", pw->pw_name, uid, &ids[2], &ids[3], err) < 0)
+    return -1;
+
+  /* One step to the user: supplementary groups dropped, the bounding set
+   * emptied (no later exec can gain a capability, whatever file
+   * capabilities or setuid bits it finds), and of all capabilities only
+   * CAP_SETUID/CAP_SETGID kept, for the id maps below. */
   capng_clear (CAPNG_SELECT_BOTH);
-  if (capng_change_id ((int) uid, (int) gid, CAPNG_DROP_SUPP_GRP) != 0)
+  capng_updatev (CAPNG_ADD, CAPNG_EFFECTIVE | CAPNG_PERMITTED, CAP_SETUID, CAP_SETGID, -1);
+  if (capng_change_id ((int) uid, (int) gid, CAPNG_DROP_SUPP_GRP | CAPNG_CLEAR_BOUNDING) != 0)
     return rdind_make_error (err, errno, "drop privileges to %s (%u:%u)", pw->pw_name, (unsigned) uid,
                              (unsigned) gid);
-  if (getuid () != uid || geteuid () != uid || getgid () != gid || setuid (0) == 0)
+  *userns_fd = make_userns (uid, gid, ids, err);
+  if (*userns_fd < 0 && *err)
+    return rdind_error_wrap (err, "map the subordinate ids of %s", pw->pw_name);
+  /* The last two go, and no_new_privs makes it final for every process we
+   * start: a setuid binary can no longer bring anything back. */
+  capng_clear (CAPNG_SELECT_CAPS);
+  if (capng_apply (CAPNG_SELECT_CAPS) != 0 || prctl (PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0)
+    return rdind_make_error (err, errno, "drop the last capabilities");
+  if (getuid () != uid || geteuid () != uid || getgid () != gid || setuid (0) == 0
+      || capng_have_capabilities (CAPNG_SELECT_CAPS) != CAPNG_NONE || prctl (PR_CAPBSET_READ, CAP_SETUID) != 0)
     return rdind_make_error (err, 0, "privilege drop to %s did not stick", pw->pw_name);
   if (chdir (pw->pw_dir) < 0)
     (void) chdir ("/");
-  log_info ("dropped privileges", "user=%s uid=%u gid=%u", pw->pw_name, (unsigned) uid, (unsigned) gid);
+  log_info ("dropped privileges", "user=%s uid=%u gid=%u userns=%s capabilities=none bounding_set=empty no_new_privs=1",
+            pw->pw_name, (unsigned) uid, (unsigned) gid, *userns_fd >= 0 ? "prepared" : "none");
   return 0;
 }
 

@@ -61,6 +61,7 @@ static struct sidecar
   uv_tcp_t listener;
   bool listening;
   uv_process_t launcher;
+  int userns_fd; /* the user namespace prepared as root, or -1 */
   bool launcher_running;
   int launcher_pid;
   uint64_t launcher_started_ms;
@@ -674,16 +675,18 @@ start_launcher (void)
       args[i++] = (char *) conf_source_file (S.conf);
     }
   args[i] = NULL;
-  uv_stdio_container_t stdio[3] = {
+  uv_stdio_container_t stdio[4] = {
     { .flags = UV_IGNORE },
     { .flags = UV_INHERIT_FD, .data.fd = 2 }, /* keep stdout free for nobody: all logs on stderr */
     { .flags = UV_INHERIT_FD, .data.fd = 2 },
+    /* fd 3: the prepared user namespace, named by RDIND_USERNS_FD=3 */
+    { .flags = UV_INHERIT_FD, .data.fd = S.userns_fd },
   };
   uv_process_options_t o = {
     .exit_cb = on_launcher_exit,
     .file = "/proc/self/exe",
     .args = args,
-    .stdio_count = 3,
+    .stdio_count = S.userns_fd >= 0 ? 4 : 3,
     .stdio = stdio,
   };
   int r = uv_spawn (S.loop, &S.launcher, &o);
@@ -994,8 +997,11 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
     }
   memset (&S, 0, sizeof S);
   S.conf = conf;
-  if (sidecar_drop_privileges (conf, &err) < 0)
+  log_set_source ("sidecar");
+  if (sidecar_drop_privileges (conf, &S.userns_fd, &err) < 0)
     return rdind_error_report (&err, 1);
+  if (S.userns_fd >= 0)
+    setenv (LAUNCH_USERNS_FD_ENV, "3", 1);
   if (getpid () != 1)
     prctl (PR_SET_CHILD_SUBREAPER, 1);
 
@@ -1063,6 +1069,8 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
   tls_ctx_holder_release (&S.ctx);
   strv_free (S.resolved);
   free (S.sock_path);
+  if (S.userns_fd >= 0)
+    close (S.userns_fd);
   reap_orphans ();
   log_info ("sidecar stopped", "exit=%d", S.exit_code);
   return S.exit_code;

@@ -39,6 +39,17 @@ launch
 pass "launch: dockerd answers on $DOCKER_HOST"
 docker info 2>/dev/null | grep -q rootless || fail "dockerd is not in rootless mode"
 pass "dockerd runs in rootless mode"
+# Its own namespaces: user, mount, network always; pid, uts, ipc by default
+# (launcher.namespaces); the cgroup namespace only when asked for.
+DPID=$(pgrep -u "$E2E_USER" -x dockerd) || fail "no dockerd process"
+for ns in user mnt net pid uts ipc; do
+    [ "$(readlink /proc/$DPID/ns/$ns)" != "$(readlink /proc/self/ns/$ns)" ] || fail "dockerd shares the host's $ns namespace"
+done
+[ "$(readlink /proc/$DPID/ns/cgroup)" = "$(readlink /proc/self/ns/cgroup)" ] || fail "cgroup namespace created without being asked for"
+pass "dockerd runs in its own user, mnt, net, pid, uts and ipc namespaces"
+grep -q 'src=dockerd msg="Daemon has completed initialization"' "$T/launch.log" || fail "dockerd's output is not re-logged with src=dockerd"
+grep -q 'Daemon has completed initialization' "$STATE/dockerd.log" || fail "dockerd.log misses dockerd's output"
+pass "dockerd's output: tagged src=dockerd on stderr, and kept in dockerd.log"
 grep -q 'msg="storage driver" driver=' "$T/launch.log" || fail "no storage driver log line"
 pass "storage driver choice logged: $(grep -o 'driver=[^ ]*' "$T/launch.log" | head -1)"
 

@@ -59,3 +59,16 @@ grep -q "did not stop in time" "$T/launch.log" || fail "no stop_timeout log line
 pass "stop_timeout: killed after ${took}s (exit $rc)"
 no_procs_left "after stop_timeout"
 pass "stop_timeout leaves no process"
+
+# 3. launcher.namespaces with cgroup: dockerd gets a cgroup namespace of its
+#    own (and cgroup2 mounted from it) and containers still run.
+RDIND_TEST_ENV="RDIND_LAUNCHER_STATE_DIR=$STATE RDIND_LAUNCHER_DATA_ROOT=$U/data RDIND_LAUNCHER_NAMESPACES=pid,uts,ipc,cgroup"
+launch
+DPID=$(pgrep -u "$E2E_USER" -x dockerd) || fail "no dockerd process"
+[ "$(readlink /proc/$DPID/ns/cgroup)" != "$(readlink /proc/self/ns/cgroup)" ] || fail "no cgroup namespace with namespaces=...,cgroup"
+[ "$(docker run --rm bb echo in-cgroupns)" = in-cgroupns ] || fail "docker run with a cgroup namespace"
+pass "namespaces=pid,uts,ipc,cgroup: own cgroup namespace, containers run"
+kill -TERM "$RPID"
+rc=0; wait "$LPID" || rc=$?
+[ "$rc" = 0 ] || fail "exit $rc after SIGTERM"
+no_procs_left "after the cgroup-namespace launch"

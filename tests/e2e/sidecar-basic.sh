@@ -37,12 +37,30 @@ listen=$(grep -n 'msg=listening' "$LOG" | head -1 | cut -d: -f1)
 check "listener opens only after dockerd started" test "${before:-999999}" -lt "$listen"
 check "certificates issued before listening" test -s "$CERTS/server/cert.pem" -a -s "$CERTS/client/key.pem"
 
-# Nothing of the sidecar runs as root.
-for p in $SPID $(pgrep -P $SPID); do
-    uid=$(awk '/^Uid:/{print $2}' /proc/$p/status 2>/dev/null) || continue
-    [ "$uid" != 0 ] || fail "process $p runs as root"
+# Nothing of the sidecar runs as root, and nothing can become root again:
+# every uid is the user's, no capability is left (not even in the bounding
+# set) and no_new_privs is set, for the sidecar and everything it started
+# (launcher, init, dockerd: their capabilities are over their own user
+# namespace only, so the host-side view must show none).
+n=0
+for p in $SPID $(pgrep -u "$E2E_USER"); do
+    st=/proc/$p/status
+    [ -r "$st" ] || continue
+    read -r _ ruid euid suid fsuid < <(grep '^Uid:' "$st")
+    [ "$ruid$euid$suid$fsuid" = "$E2E_UID$E2E_UID$E2E_UID$E2E_UID" ] || fail "process $p ($(cat /proc/$p/comm)) has uids $ruid $euid $suid $fsuid"
+    grep -q '^NoNewPrivs:[[:space:]]*1' "$st" || fail "process $p ($(cat /proc/$p/comm)) lacks no_new_privs"
+    n=$((n+1))
 done
-pass "no sidecar process runs as root"
+pass "no root uid and no_new_privs in all $n processes of the sidecar"
+for f in CapInh CapPrm CapEff CapBnd CapAmb; do
+    grep -q "^$f:[[:space:]]*0000000000000000" /proc/$SPID/status || fail "sidecar $f: $(grep "^$f:" /proc/$SPID/status)"
+done
+pass "sidecar holds no capability and an empty bounding set"
+L=$(pgrep -P "$SPID" | head -1)
+check "launcher has an empty bounding set" grep -q '^CapBnd:[[:space:]]*0000000000000000' /proc/$L/status
+check "launcher used the prepared user namespace, not newuidmap" grep -q 'userns=prepared' "$LOG"
+check "dockerd's output is re-logged with src=dockerd" grep -q 'src=dockerd msg=' "$LOG"
+check "launcher lines are tagged src=launcher" grep -q 'src=launcher msg="dockerd starting"' "$LOG"
 
 check "docker version (28.x client)" timeout 30 /usr/local/bin/docker version
 if [ -x /usr/bin/docker ]; then

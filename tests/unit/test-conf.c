@@ -197,6 +197,22 @@ main (void)
     conf_free (c);
   }
 
+  /* launcher.namespaces */
+  expect_ok ("[launcher]\nnamespaces = pid, uts, ipc, cgroup\n", noenv, "all optional namespaces");
+  expect_ok ("[launcher]\nnamespaces = pid\n", noenv, "pid alone");
+  expect_err ("[launcher]\nnamespaces = uts,ipc\n", noenv, "'pid' is required", "namespaces without pid");
+  expect_err ("[launcher]\nnamespaces = pid,net\n", noenv, "'net' is not one of: pid, uts, ipc, cgroup",
+              "unknown namespace");
+  expect_err ("[launcher]\nnamespaces = pid,uts,uts\n", noenv, "listed twice", "namespace twice");
+  {
+    c = NULL;
+    conf_load_file (NULL, &c, &err);
+    ok (c && strv_len (c->namespaces) == 3 && strv_contains (c->namespaces, "pid")
+            && strv_contains (c->namespaces, "uts") && strv_contains (c->namespaces, "ipc"),
+        "namespaces default to pid, uts, ipc");
+    conf_free (c);
+  }
+
   /* auto paths */
   {
     c = NULL;

@@ -1,10 +1,12 @@
 /* Unit tests for the launcher's pure helpers. */
 #include "config.h"
 
+#include <sched.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "launch.h"
+#include "log.h"
 #include "tap.h"
 #include "util.h"
 
@@ -49,5 +51,34 @@ main (void)
   ok (v != NULL && v[0] == '/', "find_exe sh");
   free (v);
   ok (launch_find_exe ("no-such-binary-rdind") == NULL, "find_exe absent");
+
+  {
+    char *pid_only[] = { "pid", NULL }, *all[] = { "pid", "uts", "ipc", "cgroup", NULL };
+    ok (launch_ns_flags (pid_only) == CLONE_NEWPID, "namespaces: pid only");
+    ok (launch_ns_flags (all) == (CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP),
+        "namespaces: pid, uts, ipc, cgroup");
+    ok (launch_ns_flags (NULL) == CLONE_NEWPID, "namespaces: pid even when none are listed");
+  }
+
+  /* dockerd's (logrus) and containerd's lines keep their level and fields */
+  {
+    char out[256];
+    enum log_level l;
+    l = log_foreign_fields ("time=\"2026-11-23T02:49:02.123456Z\" level=warning msg=\"no blkio\" k=v", out,
+                            sizeof out);
+    ok (l == LOG_WARN_ && strcmp (out, "msg=\"no blkio\" k=v") == 0, "logrus warning line");
+    l = log_foreign_fields ("time=2026-11-23T02:49:02Z level=error msg=boom", out, sizeof out);
+    ok (l == LOG_ERROR_ && strcmp (out, "msg=boom") == 0, "unquoted time, error level");
+    l = log_foreign_fields ("time=\"x\" level=debug msg=\"d\"", out, sizeof out);
+    ok (l == LOG_DEBUG_, "debug level kept (filtered by log_level later)");
+    l = log_foreign_fields ("panic: runtime error: index out of range", out, sizeof out);
+    ok (l == LOG_INFO_ && strcmp (out, "msg=\"panic: runtime error: index out of range\"") == 0,
+        "plain line quoted whole");
+    l = log_foreign_fields ("level=error msg=spoof", out, sizeof out);
+    ok (l == LOG_INFO_ && strcmp (out, "msg=\"level=error msg=spoof\"") == 0,
+        "a line without time= is not parsed as fields");
+    l = log_foreign_fields ("time=\"x\" level=info something else", out, sizeof out);
+    ok (l == LOG_INFO_ && strncmp (out, "msg=\"time=", 9) == 0, "no msg= after level: quoted whole");
+  }
   return done_testing ();
 }
