@@ -423,6 +423,24 @@ slirp_supports (const char *slirp, const char *flag)
 }
 
 int
+launch_subid_require (const char *file, const char *user, uid_t uid, uint64_t *start, uint64_t *count,
+                      rdind_error_t *err)
+{
+  int r = launch_subid_lookup (file, user, uid, start, count, err);
+  if (r < 0)
+    return r;
+  if (r == 0)
+    return rdind_make_error (err, 0,
+                             "%s has no range for user %s: add one with `usermod --add-subuids "
+                             "100000-165535 --add-subgids 100000-165535 %s` (as root)",
+                             file, user ? user : "?", user ? user : "USER");
+  if (*count < 65536)
+    return rdind_make_error (err, 0, "%s gives user %s only %llu ids; dockerd's images need 65536: widen the range to 65536",
+                             file, user ? user : "?", (unsigned long long) *count);
+  return 0;
+}
+
+int
 launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, bool have_userns,
                   rdind_error_t *err)
 {
@@ -440,21 +458,8 @@ launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, bool ha
   /* The sidecar mapped the subordinate ids while it was root: no /etc/subuid
    * lookup, newuidmap or user namespace creation is needed here. */
   for (int i = 0; i < 2 && !have_userns; i++)
-    {
-      int r = launch_subid_lookup (files[i], user, getuid (), starts[i], counts[i], err);
-      if (r < 0)
-        return r;
-      if (r == 0)
-        return rdind_make_error (err, 0,
-                                 "%s has no range for user %s: add one with `usermod --add-subuids "
-                                 "100000-165535 --add-subgids 100000-165535 %s` (as root)",
-                                 files[i], user ? user : "?", user ? user : "USER");
-      if (*counts[i] < 65536)
-        return rdind_make_error (err, 0,
-                                 "%s gives user %s only %llu ids; dockerd's images need 65536: "
-                                 "widen the range to 65536",
-                                 files[i], user ? user : "?", (unsigned long long) *counts[i]);
-    }
+    if (launch_subid_require (files[i], user, getuid (), starts[i], counts[i], err) < 0)
+      return -1;
   /* Probe for real in a throw-away child: a seccomp filter (Docker's default
    * profile), a sysctl or AppArmor can each refuse a user namespace, and only
    * trying tells which machine we are on. */

@@ -30,6 +30,10 @@ int launch_doctor_run (struct rdind_conf *conf, bool json, FILE *out);
  * read error. */
 int launch_subid_lookup (const char *file, const char *user, uid_t uid,
                          uint64_t *start, uint64_t *count, rdind_error_t *err);
+/* launch_subid_lookup, plus a one-line error with the fix when USER has no
+ * range or fewer than the 65536 ids dockerd's images need. */
+int launch_subid_require (const char *file, const char *user, uid_t uid, uint64_t *start,
+                          uint64_t *count, rdind_error_t *err);
 /* Same over in-memory file contents (unit-testable). */
 int launch_subid_parse (const char *content, const char *user, uid_t uid,
                         uint64_t *start, uint64_t *count);

@@ -71,24 +71,6 @@ own_dir (const char *path, const char *home, uid_t uid, gid_t gid, rdind_error_t
   return 0;
 }
 
-/* Subordinate range of USER in FILE (at least 65536 ids). */
-static int
-subids (const char *file, const char *user, uid_t uid, uint64_t *start, uint64_t *count, rdind_error_t *err)
-{
-  int r = launch_subid_lookup (file, user, uid, start, count, err);
-  if (r < 0)
-    return r;
-  if (r == 0)
-    return rdind_make_error (err, 0,
-                             "%s has no range for sidecar.user %s: add one with `usermod --add-subuids "
-                             "100000-165535 --add-subgids 100000-165535 %s`",
-                             file, user, user);
-  if (*count < 65536)
-    return rdind_make_error (err, 0, "%s gives %s only %llu ids; dockerd's images need 65536: widen the range",
-                             file, user, (unsigned long long) *count);
-  return 0;
-}
-
 static int
 write_map (pid_t pid, const char *name, unsigned long self, uint64_t start, uint64_t count, rdind_error_t *err)
 {
@@ -217,9 +199,9 @@ sidecar_drop_privileges (struct rdind_conf *conf, int *userns_fd, rdind_error_t 
       || own_dir (conf->data_root, pw->pw_dir, uid, gid, err) < 0 || own_dir (conf->state_dir, pw->pw_dir, uid, gid, err) < 0)
     return -1;
 
-  if (subids ("/etc/subuid", pw->pw_name, uid, &ids[0], &ids[1], err) < 0
-      || subids ("/etc/subgid", pw->pw_name, uid, &ids[2], &ids[3], err) < 0)
-    return -1;
+  if (launch_subid_require ("/etc/subuid", pw->pw_name, uid, &ids[0], &ids[1], err) < 0
+      || launch_subid_require ("/etc/subgid", pw->pw_name, uid, &ids[2], &ids[3], err) < 0)
+    return rdind_error_wrap (err, "sidecar.user %s", pw->pw_name);
 
   /* One step to the user: supplementary groups dropped, the bounding set
    * emptied (no later exec can gain a capability, whatever file
