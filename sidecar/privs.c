@@ -45,29 +45,51 @@ ensure_tun (rdind_error_t *err)
   return 0;
 }
 
-/* Creates PATH for the user.  Components below the user's HOME that mkdir_p
- * created as root (~/.local/share/rdind...) are handed over too, or the
- * user could not create siblings there later. */
+/* Creates PATH for the user.  Every component that did not exist before is
+ * handed over (root's mkdir would leave /x/certs's new parent /x 0700 root,
+ * closed to the user), and so are root-owned components below the user's
+ * HOME (~/.local/share/rdind...), or the user could not create siblings
+ * there later. */
 static int
 own_dir (const char *path, const char *home, uid_t uid, gid_t gid, rdind_error_t *err)
 {
+  cleanup_free char *p = xstrdup (path);
+  size_t hl = strlen (home);
+  bool below_home = strncmp (path, home, hl) == 0 && path[hl] == '/';
+  size_t first_new = 0; /* offset of the first missing component's end */
+  struct stat st;
+
+  for (char *s = p + 1;; s++)
+    if (*s == '/' || *s == '\0')
+      {
+        char c = *s;
+        *s = '\0';
+        bool missing = stat (p, &st) < 0;
+        *s = c;
+        if (missing)
+          {
+            first_new = (size_t) (s - p);
+            break;
+          }
+        if (c == '\0')
+          break;
+      }
   if (mkdir_p (path, 0700, err) < 0)
     return rdind_error_wrap (err, "create %s", path);
-  size_t hl = strlen (home);
-  if (strncmp (path, home, hl) == 0 && path[hl] == '/')
-    {
-      cleanup_free char *p = xstrdup (path);
-      for (char *s = p + hl + 1; (s = strchr (s, '/')) != NULL; s++)
-        {
-          *s = '\0';
-          struct stat st;
-          if (stat (p, &st) == 0 && st.st_uid == 0 && chown (p, uid, gid) < 0)
-            return rdind_make_error (err, errno, "chown %s to %u:%u", p, (unsigned) uid, (unsigned) gid);
-          *s = '/';
-        }
-    }
-  if (chown (path, uid, gid) < 0)
-    return rdind_make_error (err, errno, "chown %s to %u:%u", path, (unsigned) uid, (unsigned) gid);
+  for (char *s = p + 1;; s++)
+    if (*s == '/' || *s == '\0')
+      {
+        char c = *s;
+        size_t off = (size_t) (s - p);
+        *s = '\0';
+        bool hand_over = (first_new && off >= first_new) || c == '\0'
+                         || (below_home && off > hl && stat (p, &st) == 0 && st.st_uid == 0);
+        if (hand_over && chown (p, uid, gid) < 0)
+          return rdind_make_error (err, errno, "chown %s to %u:%u", p, (unsigned) uid, (unsigned) gid);
+        *s = c;
+        if (c == '\0')
+          break;
+      }
   return 0;
 }
 

@@ -17,7 +17,9 @@ PORT=$(free_port)
 SP=$(free_port)
 U=$T/u
 mkdir -p "$U" && chmod 755 "$T" && chown "$E2E_USER": "$U"
-CERTS=$U/certs
+# A certdir whose parent does not exist yet: the sidecar creates both as
+# root and must hand both to the user.
+CERTS=$T/fresh-parent/certs
 LOG=$T/sidecar.log
 export DOCKER_HOST=tcp://127.0.0.1:$PORT DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=$CERTS/client
 dump_on_fail "$LOG"
