@@ -113,6 +113,7 @@ struct conf_priv
   char *raw[N_KEYS];    /* value as given */
   char *origin[N_KEYS]; /* "default", "FILE:LINE" or "env VAR" */
   int line[N_KEYS];     /* line in the file, 0 when not from the file */
+  bool is_auto[N_KEYS]; /* an empty path resolved by conf_resolve_paths() */
   char *source_file;
 };
 
@@ -311,6 +312,14 @@ split_list (const char *s)
 
 /* ---- setting one key ----------------------------------------------------- */
 
+/* restart and key_type are stored as C enums, the other V_ENUM keys as
+ * strings. */
+static bool
+int_enum (const struct key_def *k)
+{
+  return k->type == V_ENUM && (strcmp (k->key, "restart") == 0 || strcmp (k->key, "key_type") == 0);
+}
+
 static void
 free_value (const struct key_def *k, struct rdind_conf *c)
 {
@@ -334,7 +343,7 @@ free_value (const struct key_def *k, struct rdind_conf *c)
       *(char **) field = NULL;
       break;
     case V_ENUM:
-      if (strcmp (k->key, "restart") != 0 && strcmp (k->key, "key_type") != 0)
+      if (!int_enum (k))
         {
           free (*(char **) field);
           *(char **) field = NULL;
@@ -867,6 +876,7 @@ mark_auto (struct conf_priv *cp, int i, const char *value)
   xasprintf (&o, "%s (auto)", cp->origin[i]);
   free (cp->origin[i]);
   cp->origin[i] = o;
+  cp->is_auto[i] = true;
 }
 
 void
@@ -902,6 +912,157 @@ conf_resolve_paths (struct rdind_conf *c)
         xasprintf (&c->state_dir, "/tmp/rdind-%u", (unsigned) getuid ());
       mark_auto (cp, find_key ("launcher", "state_dir"), c->state_dir);
     }
+}
+
+/* ---- reload ---------------------------------------------------------------- */
+
+int
+conf_reload (const struct rdind_conf *cur, struct rdind_conf **out, rdind_error_t *err)
+{
+  const struct conf_priv *old = (const struct conf_priv *) cur;
+  struct rdind_conf *c = NULL;
+  /* conf_load() with the file it found then: searching again could pick
+   * another file now that HOME and XDG_* describe the dropped user. */
+  if (conf_load_file (old->source_file, &c, err) < 0)
+    return -1;
+  if (conf_apply_env (c, environ, err) < 0)
+    {
+      conf_free (c);
+      return -1;
+    }
+  static const char *const paths[][2]
+      = { { "tls", "certdir" }, { "launcher", "data_root" }, { "launcher", "state_dir" } };
+  for (size_t j = 0; j < ARRAY_SIZE (paths); j++)
+    {
+      int i = find_key (paths[j][0], paths[j][1]);
+      char **field = (char **) ((char *) c + keys[i].off);
+      if ((*field == NULL || **field == '\0') && old->is_auto[i])
+        {
+          free (*field);
+          *field = xstrdup (*(char *const *) ((const char *) cur + keys[i].off));
+          mark_auto (PRIV (c), i, *field);
+        }
+    }
+  conf_resolve_paths (c);
+  *out = c;
+  return 0;
+}
+
+static bool
+str_equal (const char *a, const char *b)
+{
+  return strcmp (a ? a : "", b ? b : "") == 0;
+}
+
+static bool
+strv_equal (char **a, char **b)
+{
+  size_t n = strv_len (a);
+  if (n != strv_len (b))
+    return false;
+  for (size_t i = 0; i < n; i++)
+    if (strcmp (a[i], b[i]) != 0)
+      return false;
+  return true;
+}
+
+static bool
+value_equal (const struct key_def *k, const struct rdind_conf *a, const struct rdind_conf *b)
+{
+  const void *fa = (const char *) a + k->off, *fb = (const char *) b + k->off;
+  switch (k->type)
+    {
+    case V_PEERS:
+    case V_ALLOW:
+    case V_NAMES:
+    case V_ARGS:
+      return strv_equal (*(char **const *) fa, *(char **const *) fb);
+    case V_DURATION:
+    case V_UINT:
+      return *(const uint64_t *) fa == *(const uint64_t *) fb;
+    case V_ENUM:
+      if (int_enum (k) && strcmp (k->key, "restart") == 0)
+        return *(const enum conf_restart *) fa == *(const enum conf_restart *) fb;
+      if (int_enum (k))
+        return *(const enum conf_key_type *) fa == *(const enum conf_key_type *) fb;
+      /* fallthrough */
+    default:
+      return str_equal (*(char *const *) fa, *(char *const *) fb);
+    }
+}
+
+char **
+conf_diff (const struct rdind_conf *a, const struct rdind_conf *b)
+{
+  char **out = xmalloc0 (sizeof (char *));
+  for (size_t i = 0; i < N_KEYS; i++)
+    if (!value_equal (&keys[i], a, b))
+      {
+        cleanup_free char *name = NULL;
+        xasprintf (&name, "%s.%s", keys[i].section, keys[i].key);
+        strv_append (&out, name);
+      }
+  return out;
+}
+
+int
+conf_copy_key (struct rdind_conf *dst, const struct rdind_conf *src, const char *key)
+{
+  const char *dot = strchr (key, '.');
+  if (dot == NULL)
+    return -1;
+  cleanup_free char *section = xstrndup (key, (size_t) (dot - key));
+  int i = find_key (section, dot + 1);
+  if (i < 0)
+    return -1;
+  const struct key_def *k = &keys[i];
+  const struct conf_priv *sp = (const struct conf_priv *) src;
+  struct conf_priv *dp = PRIV (dst);
+  void *fd = (char *) dst + k->off;
+  const void *fs = (const char *) src + k->off;
+
+  free_value (k, dst);
+  switch (k->type)
+    {
+    case V_PEERS:
+    case V_ALLOW:
+    case V_NAMES:
+    case V_ARGS:
+      {
+        char **v = xmalloc0 (sizeof (char *));
+        for (char *const *p = *(char **const *) fs; p && *p; p++)
+          strv_append (&v, *p);
+        *(char ***) fd = v;
+        break;
+      }
+    case V_DURATION:
+    case V_UINT:
+      *(uint64_t *) fd = *(const uint64_t *) fs;
+      break;
+    case V_ENUM:
+      if (int_enum (k))
+        {
+          if (strcmp (k->key, "restart") == 0)
+            *(enum conf_restart *) fd = *(const enum conf_restart *) fs;
+          else
+            *(enum conf_key_type *) fd = *(const enum conf_key_type *) fs;
+          break;
+        }
+      /* fallthrough */
+    default:
+      {
+        const char *v = *(char *const *) fs;
+        *(char **) fd = v ? xstrdup (v) : NULL;
+        break;
+      }
+    }
+  free (dp->raw[i]);
+  dp->raw[i] = sp->raw[i] ? xstrdup (sp->raw[i]) : NULL;
+  free (dp->origin[i]);
+  dp->origin[i] = sp->origin[i] ? xstrdup (sp->origin[i]) : NULL;
+  dp->line[i] = sp->line[i];
+  dp->is_auto[i] = sp->is_auto[i];
+  return 0;
 }
 
 /* Used by print.c. */

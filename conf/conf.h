@@ -78,6 +78,19 @@ void conf_free (struct rdind_conf *conf);
 /* The file actually read, or NULL when the defaults alone are in force. */
 const char *conf_source_file (const struct rdind_conf *conf);
 
+/* Loads CUR's source again for a reload (SIGHUP): its file (or none), then
+ * the environment, exactly as conf_load() did, and resolves the "auto"
+ * paths.  A path that was auto in CUR too keeps CUR's result: the
+ * environment it was resolved in (root's, before the privilege drop) is
+ * gone.  *OUT is the caller's, released with conf_free(). */
+int conf_reload (const struct rdind_conf *cur, struct rdind_conf **out, rdind_error_t *err);
+/* The keys whose effective values differ between A and B, as "section.key"
+ * in table order; NULL-terminated, empty when none (free with strv_free). */
+char **conf_diff (const struct rdind_conf *a, const struct rdind_conf *b);
+/* Sets KEY ("section.key") of DST to SRC's value and origin, e.g. to keep a
+ * setting that cannot change while running.  < 0 for an unknown key. */
+int conf_copy_key (struct rdind_conf *dst, const struct rdind_conf *src, const char *key);
+
 /* Prints "section.key = value  # origin" lines (rdind config). */
 void conf_print (const struct rdind_conf *conf, FILE *out);
 

@@ -2,6 +2,6 @@ noinst_LIBRARIES += libsidecar.a
 libsidecar_a_SOURCES = sidecar/sidecar.h sidecar/sidecar.c sidecar/privs.c sidecar/health.c
 
 if ENABLE_E2E
-TESTS += tests/e2e/sidecar-basic.sh
+TESTS += tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh
 endif
-EXTRA_DIST += tests/e2e/sidecar-basic.sh
+EXTRA_DIST += tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh

@@ -143,6 +143,9 @@ main (int argc, char **argv)
         }
       free (conf->log_level);
       conf->log_level = xstrdup (level);
+      /* The flag outranks the file like the variable does; exporting it
+       * keeps it in force for the launcher and across a SIGHUP reload. */
+      setenv ("RDIND_SIDECAR_LOG_LEVEL", level, 1);
     }
   log_set_level ((enum log_level) conf_log_level (conf->log_level));
 

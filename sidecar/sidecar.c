@@ -50,10 +50,22 @@ static const char *reject_names[REJ__N] = { "allow_from", "max_connections", "ha
 
 struct conn;
 
+/* One configuration in force at some point.  A connection borrows its
+ * conf->peers until it is freed (tls_engine_set_peers), so a configuration
+ * replaced by SIGHUP lives on, retired, until its last user is gone. */
+struct conf_gen
+{
+  struct conf_gen *next; /* retired list */
+  struct rdind_conf *conf;
+  bool owned;     /* loaded by a reload; the first one belongs to main() */
+  uint64_t users; /* connections borrowing conf->peers */
+};
+
 static struct sidecar
 {
   uv_loop_t *loop;
-  struct rdind_conf *conf;
+  struct rdind_conf *conf; /* gen->conf */
+  struct conf_gen *gen, *retired;
   char *sock_path;
   struct tls_ctx_holder ctx;
   char **resolved; /* allow_from host names, refreshed by name_timer */
@@ -87,6 +99,7 @@ struct conn
   uv_timer_t hs_timer;
   uv_connect_t connect_req;
   struct tls_engine *tls;
+  struct conf_gen *gen; /* whose peers the engine checks against */
   char addr[INET6_ADDRSTRLEN + 8];
   bool up_init, up_connected, established;
   bool client_eof, up_eof, up_shut, closing;
@@ -119,12 +132,36 @@ alloc_cb (uv_handle_t *h UNUSED, size_t hint UNUSED, uv_buf_t *buf)
 }
 
 static void
+conf_gen_free (struct conf_gen *g)
+{
+  if (g->owned)
+    conf_free (g->conf);
+  free (g);
+}
+
+static void
+conf_gen_unref (struct conf_gen *g)
+{
+  if (--g->users > 0 || g == S.gen)
+    return;
+  for (struct conf_gen **p = &S.retired; *p; p = &(*p)->next)
+    if (*p == g)
+      {
+        *p = g->next;
+        break;
+      }
+  conf_gen_free (g);
+}
+
+static void
 conn_handle_closed (uv_handle_t *h)
 {
   struct conn *c = h->data;
   if (--c->handles > 0)
     return;
   tls_engine_free (c->tls);
+  if (c->gen)
+    conf_gen_unref (c->gen);
   free (c->early);
   free (c);
 }
@@ -511,7 +548,9 @@ on_connection (uv_stream_t *server, int status)
       conn_close (c);
       return;
     }
-  tls_engine_set_peers (c->tls, S.conf->peers);
+  c->gen = S.gen;
+  S.gen->users++;
+  tls_engine_set_peers (c->tls, c->gen->conf->peers);
   uv_tcp_nodelay (&c->client, 1);
   uv_timer_start (&c->hs_timer, on_hs_timeout, S.conf->handshake_timeout * 1000, 0);
   uv_read_start ((uv_stream_t *) &c->client, alloc_cb, on_client_read);
@@ -632,6 +671,15 @@ on_launcher_exit (uv_process_t *p, int64_t status, int sig)
   uv_close ((uv_handle_t *) p, NULL);
   log_info ("launcher exited", "pid=%d status=%lld signal=%d", S.launcher_pid, (long long) status, sig);
   close_listener ("dockerd exited");
+  /* A reload may have moved [launcher] state_dir: the next launcher reads
+   * the file again and puts dockerd's socket there. */
+  cleanup_free char *sock = launch_docker_sock_path (S.conf);
+  if (strcmp (sock, S.sock_path) != 0)
+    {
+      log_info ("dockerd socket moves with the next launcher", "socket=%s", sock);
+      free (S.sock_path);
+      S.sock_path = steal_pointer (&sock);
+    }
   if (S.stopping)
     {
       finish_if_done ();
@@ -709,10 +757,10 @@ start_launcher (void)
 /* --- certificates ---------------------------------------------------- */
 
 static int
-ensure_certs (time_t *next_due, rdind_error_t *err)
+ensure_certs (const struct rdind_conf *conf, time_t *next_due, rdind_error_t *err)
 {
   struct kit_opts o;
-  kit_opts_from_conf (S.conf, &o);
+  kit_opts_from_conf (conf, &o);
   o.now = time (NULL);
   return kit_ensure (&o, next_due, err);
 }
@@ -733,7 +781,7 @@ on_cert_timer (uv_timer_t *t UNUSED)
 {
   rdind_error_t err = NULL;
   time_t next_due = time (NULL) + 3600;
-  if (ensure_certs (&next_due, &err) < 0 || tls_ctx_reload (&S.ctx, S.conf->certdir, &err) < 0)
+  if (ensure_certs (S.conf, &next_due, &err) < 0 || tls_ctx_reload (&S.ctx, S.conf->certdir, &err) < 0)
     {
       log_error ("certificate renewal failed, keeping the current ones", "error=%s", log_quote (0, err->msg));
       rdind_error_release (&err);
@@ -783,22 +831,103 @@ begin_shutdown (int code)
   finish_if_done ();
 }
 
+/* Settings bound into the running process: the sockets are open, the
+ * privileges dropped and the certdir prepared for that account.  They keep
+ * their old value until the sidecar restarts. */
+static const char *const restart_keys[] = { "sidecar.listen", "sidecar.status_listen", "sidecar.user",
+                                            "tls.certdir" };
+
+/* SIGHUP: the configuration (file + environment, as at start) and the
+ * certificates again.  Everything is prepared aside (new configuration,
+ * renewed certificates, new TLS context) and swapped in only when all of it
+ * worked; otherwise the old configuration and context stay in force. */
+static void
+reload (void)
+{
+  rdind_error_t err = NULL;
+  struct rdind_conf *nc = NULL;
+  const char *src = conf_source_file (S.conf);
+  log_info ("SIGHUP: reloading configuration and certificates", "file=%s certdir=%s",
+            log_quote (0, src ? src : "-"), log_quote (1, S.conf->certdir));
+  if (conf_reload (S.conf, &nc, &err) < 0)
+    {
+      log_error ("reload failed, keeping the current configuration and certificates", "error=%s",
+                 log_quote (0, err->msg));
+      rdind_error_release (&err);
+      return;
+    }
+
+  cleanup_strv char **diff = conf_diff (S.conf, nc);
+  cleanup_strv char **live = xmalloc0 (sizeof (char *));
+  cleanup_strv char **later = xmalloc0 (sizeof (char *));
+  for (char **k = diff; *k; k++)
+    {
+      bool bound = false;
+      for (size_t i = 0; i < ARRAY_SIZE (restart_keys); i++)
+        bound = bound || strcmp (*k, restart_keys[i]) == 0;
+      if (bound)
+        {
+          log_warn ("setting needs a restart, keeping the current value", "key=%s applies=%s", *k,
+                    log_quote (0, "at the next sidecar restart"));
+          conf_copy_key (nc, S.conf, *k);
+          strv_append (&later, *k);
+        }
+      else if (strncmp (*k, "launcher.", 9) == 0)
+        {
+          /* The launcher reads the file again each time it starts. */
+          log_warn ("setting needs a restart", "key=%s applies=%s", *k,
+                    log_quote (0, "at the next dockerd restart"));
+          strv_append (&later, *k);
+        }
+      else
+        strv_append (&live, *k);
+    }
+
+  /* Certificates for the new peers, names and lifetimes; a new context. */
+  struct tls_ctx_holder fresh = { NULL };
+  time_t next_due = time (NULL) + 3600;
+  if (ensure_certs (nc, &next_due, &err) < 0 || tls_ctx_reload (&fresh, nc->certdir, &err) < 0)
+    {
+      log_error ("reload failed, keeping the current configuration and certificates", "error=%s",
+                 log_quote (0, err->msg));
+      rdind_error_release (&err);
+      tls_ctx_holder_release (&fresh);
+      conf_free (nc);
+      return;
+    }
+  tls_ctx_holder_release (&S.ctx);
+  S.ctx = fresh;
+  arm_cert_timer (next_due);
+
+  /* New connections take the new configuration; open ones keep theirs. */
+  struct conf_gen *g = xmalloc0 (sizeof *g);
+  g->conf = nc;
+  g->owned = true;
+  struct conf_gen *old = S.gen;
+  S.gen = g;
+  S.conf = nc;
+  if (old->users == 0)
+    conf_gen_free (old);
+  else
+    {
+      old->next = S.retired;
+      S.retired = old;
+    }
+  log_set_level ((enum log_level) conf_log_level (S.conf->log_level));
+  on_name_timer (NULL);
+
+  cleanup_free char *live_s = strv_join (live, ",");
+  cleanup_free char *later_s = strv_join (later, ",");
+  log_info ("configuration reloaded", "changed=%s pending_restart=%s", *live_s ? live_s : "none",
+            *later_s ? later_s : "none");
+}
+
 static void
 on_signal (uv_signal_t *h, int signum)
 {
   if (signum == SIGHUP)
     {
-      rdind_error_t err = NULL;
-      log_info ("SIGHUP: reloading certificates", "certdir=%s", S.conf->certdir);
-      time_t next_due = time (NULL) + 3600;
-      if (ensure_certs (&next_due, &err) < 0 || tls_ctx_reload (&S.ctx, S.conf->certdir, &err) < 0)
-        {
-          log_error ("reload failed, keeping the current configuration", "error=%s", log_quote (0, err->msg));
-          rdind_error_release (&err);
-        }
-      else
-        arm_cert_timer (next_due);
-      on_name_timer (NULL);
+      reload ();
       return;
     }
   log_info ("signal received, stopping", "signal=%d", signum);
@@ -1007,12 +1136,15 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
 
   /* Certificates exist before anything listens or starts. */
   time_t next_due = time (NULL) + 3600;
-  if (ensure_certs (&next_due, &err) < 0)
+  if (ensure_certs (conf, &next_due, &err) < 0)
     return rdind_error_report (&err, 1);
   if (tls_ctx_reload (&S.ctx, conf->certdir, &err) < 0)
     return rdind_error_report (&err, 1);
   S.sock_path = launch_docker_sock_path (conf);
   S.resolved = sidecar_resolve_names (conf->allow_from);
+
+  S.gen = xmalloc0 (sizeof *S.gen);
+  S.gen->conf = conf;
 
   S.loop = xmalloc0 (sizeof *S.loop);
   uv_loop_init (S.loop);
@@ -1051,6 +1183,7 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
       tls_ctx_holder_release (&S.ctx);
       strv_free (S.resolved);
       free (S.sock_path);
+      conf_gen_free (S.gen);
       return 2;
     }
   log_info ("sidecar starting", "listen=%s certdir=%s socket=%s", conf->listen, conf->certdir, S.sock_path);
@@ -1071,6 +1204,14 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
   free (S.sock_path);
   if (S.userns_fd >= 0)
     close (S.userns_fd);
+  /* Every connection is gone, so no configuration is borrowed any more. */
+  while (S.retired)
+    {
+      struct conf_gen *g = S.retired;
+      S.retired = g->next;
+      conf_gen_free (g);
+    }
+  conf_gen_free (S.gen);
   reap_orphans ();
   log_info ("sidecar stopped", "exit=%d", S.exit_code);
   return S.exit_code;

@@ -9,6 +9,8 @@
 #include "tap.h"
 #include "util.h"
 
+extern char **environ;
+
 static char tmpl[] = "/tmp/rdind-test-conf.XXXXXX";
 static char *dir;
 
@@ -224,6 +226,120 @@ main (void)
     ok (strcmp (c->state_dir, "/run/user/1234/rdind") == 0, "state_dir from XDG_RUNTIME_DIR");
     ok (c->certdir[0] == '/', "certdir resolved to an absolute path");
     conf_free (c);
+  }
+
+  /* diff and copy (what a SIGHUP reload compares and keeps) */
+  {
+    struct rdind_conf *a = NULL, *b = NULL;
+    cleanup_free char *pa = write_ini ("[sidecar]\npeers = a, b\nmax_connections = 10\nhandshake_timeout = 1m\n"
+                                       "restart = never\n[tls]\nkey_type = rsa2048\n");
+    cleanup_free char *pb = write_ini ("[sidecar]\npeers=a,b\nmax_connections = 10\nhandshake_timeout = 60s\n"
+                                       "restart = never\n[tls]\nkey_type = rsa2048\n");
+    conf_load_file (pa, &a, &err);
+    conf_load_file (pb, &b, &err);
+    {
+      cleanup_strv char **d = conf_diff (a, b);
+      ok (d != NULL && strv_len (d) == 0, "diff: same values written differently are equal");
+    }
+    conf_free (b);
+    b = NULL;
+    cleanup_free char *pc = write_ini ("[sidecar]\npeers = b, a\nlisten = 127.0.0.1:1\nmax_connections = 11\n"
+                                       "restart = always\nlog_level = debug\n[tls]\nkey_type = rsa3072\n"
+                                       "server_names = x.example\n[launcher]\nmtu = 1500\n");
+    conf_load_file (pc, &b, &err);
+    {
+      cleanup_strv char **d = conf_diff (a, b);
+      cleanup_free char *j = strv_join (d, ",");
+      ok (strcmp (j, "sidecar.listen,sidecar.peers,sidecar.restart,sidecar.handshake_timeout,"
+                     "sidecar.max_connections,sidecar.log_level,tls.key_type,tls.server_names,launcher.mtu")
+              == 0,
+          "diff: lists, numbers, durations, enums and strings, in table order");
+      if (strcmp (j, "sidecar.listen,sidecar.peers,sidecar.restart,sidecar.handshake_timeout,"
+                     "sidecar.max_connections,sidecar.log_level,tls.key_type,tls.server_names,launcher.mtu"))
+        diag ("got: %s", j);
+    }
+    ok (conf_copy_key (b, a, "sidecar.listen") == 0 && conf_copy_key (b, a, "sidecar.peers") == 0
+            && conf_copy_key (b, a, "tls.key_type") == 0 && conf_copy_key (b, a, "sidecar.max_connections") == 0,
+        "copy_key: known keys");
+    ok (strcmp (b->listen, a->listen) == 0 && strv_len (b->peers) == 2 && strcmp (b->peers[0], "a") == 0
+            && b->key_type == CONF_KEY_RSA2048 && b->max_connections == 10,
+        "copy_key: values copied");
+    ok (conf_copy_key (b, a, "sidecar.nope") < 0 && conf_copy_key (b, a, "listen") < 0,
+        "copy_key: unknown key refused");
+    {
+      char *buf = NULL;
+      size_t len = 0;
+      FILE *f = open_memstream (&buf, &len);
+      conf_print (b, f);
+      fclose (f);
+      ok (strstr (buf, "peers = a, b") != NULL, "copy_key: the printed configuration shows the kept value");
+      free (buf);
+    }
+    {
+      cleanup_strv char **d = conf_diff (a, b);
+      cleanup_free char *j = strv_join (d, ",");
+      ok (strstr (j, "listen") == NULL && strstr (j, "peers") == NULL && strstr (j, "key_type") == NULL
+              && strstr (j, "launcher.mtu") != NULL,
+          "diff after copy_key: only the keys not copied remain");
+    }
+    conf_free (a);
+    conf_free (b);
+  }
+
+  /* reload: same file, environment on top, auto paths kept */
+  {
+    struct rdind_conf *cur = NULL, *n = NULL;
+    cleanup_free char *p = write_ini ("[sidecar]\npeers = one\nmax_connections = 5\n");
+    unsetenv ("RDIND_SIDECAR_MAX_CONNECTIONS");
+    setenv ("XDG_DATA_HOME", "/before/data", 1);
+    ok (conf_load_file (p, &cur, &err) == 0 && conf_apply_env (cur, environ, &err) == 0, "reload: first load");
+    conf_resolve_paths (cur);
+    setenv ("XDG_DATA_HOME", "/after/data", 1);
+    setenv ("RDIND_SIDECAR_MAX_CONNECTIONS", "7", 1);
+    {
+      const char *edited = "[sidecar]\npeers = one, two\nmax_connections = 9\n[launcher]\nstate_dir = /st\n";
+      if (write_file_atomic (p, edited, strlen (edited), 0644, &err) < 0)
+        abort ();
+    }
+    ok (conf_reload (cur, &n, &err) == 0, "reload: the edited file loads");
+    if (err)
+      diag ("%s", err->msg), rdind_error_release (&err);
+    if (n)
+      {
+        ok (strcmp (conf_source_file (n), p) == 0, "reload: same source file");
+        ok (strv_len (n->peers) == 2 && strcmp (n->peers[1], "two") == 0, "reload: file change seen");
+        ok (n->max_connections == 7, "reload: environment still beats the file");
+        ok (strcmp (n->data_root, "/before/data/rdind/docker") == 0,
+            "reload: an auto path keeps the directory resolved at start");
+        ok (strcmp (n->state_dir, "/st") == 0, "reload: an explicit path replaces an auto one");
+        ok (strcmp (n->certdir, cur->certdir) == 0, "reload: auto certdir unchanged");
+        cleanup_strv char **d = conf_diff (cur, n);
+        cleanup_free char *j = strv_join (d, ",");
+        ok (strcmp (j, "sidecar.peers,sidecar.max_connections,launcher.state_dir") == 0,
+            "reload: diff names exactly the changed keys");
+        if (strcmp (j, "sidecar.peers,sidecar.max_connections,launcher.state_dir"))
+          diag ("got: %s", j);
+        conf_free (n);
+        n = NULL;
+      }
+    {
+      const char *broken = "[sidecar]\npeers = one\nthis is not ini\n";
+      if (write_file_atomic (p, broken, strlen (broken), 0644, &err) < 0)
+        abort ();
+    }
+    cleanup_free char *want = NULL;
+    xasprintf (&want, "%s:3: syntax error", p);
+    ok (conf_reload (cur, &n, &err) < 0 && n == NULL && strstr (err->msg, want) != NULL,
+        "reload: a broken file is refused with FILE:LINE");
+    rdind_error_release (&err);
+    unsetenv ("RDIND_SIDECAR_MAX_CONNECTIONS");
+    conf_free (cur);
+    cur = NULL;
+    ok (conf_load_file (NULL, &cur, &err) == 0 && conf_reload (cur, &n, &err) == 0 && conf_source_file (n) == NULL
+            && strcmp (n->listen, "0.0.0.0:2376") == 0,
+        "reload: no file stays no file");
+    conf_free (cur);
+    conf_free (n);
   }
 
   {
