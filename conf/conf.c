@@ -976,6 +976,7 @@ value_equal (const struct key_def *k, const struct rdind_conf *a, const struct r
     case V_ALLOW:
     case V_NAMES:
     case V_ARGS:
+    case V_NSLIST:
       return strv_equal (*(char **const *) fa, *(char **const *) fb);
     case V_DURATION:
     case V_UINT:
@@ -1028,6 +1029,7 @@ conf_copy_key (struct rdind_conf *dst, const struct rdind_conf *src, const char 
     case V_ALLOW:
     case V_NAMES:
     case V_ARGS:
+    case V_NSLIST:
       {
         char **v = xmalloc0 (sizeof (char *));
         for (char *const *p = *(char **const *) fs; p && *p; p++)

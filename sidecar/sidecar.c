@@ -710,17 +710,47 @@ on_launcher_exit (uv_process_t *p, int64_t status, int sig)
   uv_timer_start (&S.restart_timer, on_restart_timer, S.backoff_ms, 0);
 }
 
+/* The launcher reads its settings from the configuration the sidecar holds
+ * (the one SIGHUP validated), written out as INI, rather than from the
+ * original file: that file may have been edited into something broken or
+ * not yet reloaded when dockerd needs a restart.  NULL (and a log line) when
+ * it cannot be written; the launcher then reads the original file. */
+static char *
+effective_conf_file (void)
+{
+  rdind_error_t err = NULL;
+  char *path = NULL, *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream (&buf, &len);
+
+  if (f == NULL)
+    return NULL;
+  conf_print (S.conf, f);
+  fclose (f);
+  xasprintf (&path, "%s/launcher.ini", S.conf->state_dir);
+  if (mkdir_p (S.conf->state_dir, 0700, &err) < 0 || write_file_atomic (path, buf, len, 0600, &err) < 0)
+    {
+      log_warn ("cannot write the launcher's configuration, it reads the original file", "error=%s",
+                log_quote (0, err->msg));
+      rdind_error_release (&err);
+      free (steal_pointer (&path));
+    }
+  free (buf);
+  return path;
+}
+
 static void
 start_launcher (void)
 {
   char *args[6];
   int i = 0;
+  cleanup_free char *eff = effective_conf_file ();
   args[i++] = "rdind";
   args[i++] = "launch";
-  if (conf_source_file (S.conf))
+  if (eff || conf_source_file (S.conf))
     {
       args[i++] = "--config";
-      args[i++] = (char *) conf_source_file (S.conf);
+      args[i++] = eff ? eff : (char *) conf_source_file (S.conf);
     }
   args[i] = NULL;
   uv_stdio_container_t stdio[4] = {

@@ -176,6 +176,14 @@ check "broken INI refused with FILE:LINE" \
     grep -qF "msg=\"reload failed, keeping the current configuration and certificates\" error=\"$INI:3: syntax error" "$LOG"
 check "served with the old settings" served
 check "old peer list still in force" sh -c "! curl -sf --max-time 5 --cacert $CERTS/client/ca.pem --cert $T/newpeer/cert.pem --key $T/newpeer/key.pem https://127.0.0.1:$PORT/_ping"
+# dockerd dies while the file is still broken: the launcher restarts from
+# the configuration the sidecar holds (state_dir/launcher.ini), not from
+# the broken file.
+restarts=$(grep -c 'msg="restarting launcher"' "$LOG")
+pkill -KILL -u "$E2E_USER" -x dockerd || fail "no dockerd to kill"
+check "launcher restarted" wait_for 30 sh -c "[ \$(grep -c 'msg=\"restarting launcher\"' '$LOG') -gt $restarts ]"
+check "dockerd restarted despite the broken file" wait_for 90 served
+check "launcher read the sidecar's configuration" grep -qE "^listen = 127.0.0.1:$PORT( |$)" "$U/state/launcher.ini"
 
 # A valid file whose certificates cannot be made: the whole reload is
 # refused, peers included.
