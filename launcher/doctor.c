@@ -8,6 +8,7 @@
 #include <pwd.h>
 #include <sched.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mount.h>
@@ -23,13 +24,6 @@
 #include "launch-int.h"
 #include "launch.h"
 #include "util.h"
-
-enum st
-{
-  ST_OK,
-  ST_WARN,
-  ST_FAIL
-};
 
 struct report
 {
@@ -55,10 +49,11 @@ json_str (FILE *f, const char *s)
 }
 
 static void
-item (struct report *r, const char *name, enum st st, const char *detail, const char *fix)
+item (struct report *r, const char *name, enum launch_doctor_status st, const char *detail,
+      const char *fix)
 {
   static const char *names[] = { "OK", "WARN", "FAIL" };
-  if (st == ST_FAIL)
+  if (st == LAUNCH_DOCTOR_FAIL)
     r->fails++;
   if (r->json)
     {
@@ -67,17 +62,258 @@ item (struct report *r, const char *name, enum st st, const char *detail, const 
       fprintf (r->out, ", \"status\": \"%s\", \"detail\": ", names[st]);
       json_str (r->out, detail);
       fprintf (r->out, ", \"fix\": ");
-      json_str (r->out, st == ST_OK ? "" : fix);
+      json_str (r->out, st == LAUNCH_DOCTOR_OK ? "" : fix);
       fputc ('}', r->out);
     }
   else
     {
       fprintf (r->out, "%-4s %-16s %s", names[st], name, detail);
-      if (st != ST_OK && fix && *fix)
+      if (st != LAUNCH_DOCTOR_OK && fix && *fix)
         fprintf (r->out, "\n     fix: %s", fix);
       fputc ('\n', r->out);
     }
   r->n++;
+}
+
+/* --- verdicts: pure functions of what the probes saw --- */
+
+#define APPARMOR_USERNS_FIX                                                                        \
+  "sysctl -w kernel.apparmor_restrict_unprivileged_userns=0 on the host, or run the container "    \
+  "under an AppArmor profile that allows `userns,` (apparmor=unconfined is restricted too)"
+#define SYSTEMPATHS_FIX                                                                            \
+  "run the container with `--security-opt systempaths=unconfined` (Kubernetes: "                   \
+  "securityContext.procMount: Unmasked)"
+
+static void
+verdict (struct launch_doctor_verdict *v, enum launch_doctor_status st, char *detail, char *fix)
+{
+  v->status = st;
+  v->detail = detail;
+  v->fix = fix;
+}
+
+static char *fmt (const char *f, ...) __attribute__ ((format (printf, 1, 2)));
+
+static char *
+fmt (const char *f, ...)
+{
+  char *s = NULL;
+  va_list ap;
+  va_start (ap, f);
+  if (vasprintf (&s, f, ap) < 0)
+    abort ();
+  va_end (ap);
+  return s;
+}
+
+void
+launch_doctor_verdict_release (struct launch_doctor_verdict *v)
+{
+  free (v->detail);
+  free (v->fix);
+  v->detail = v->fix = NULL;
+}
+
+/* The value of the "KEY:" line of /proc/self/status, as text; NULL when absent. */
+static const char *
+status_field (const char *status, const char *key)
+{
+  size_t n = strlen (key);
+  for (const char *p = status; p && *p; p = strchr (p, '\n'), p = p ? p + 1 : NULL)
+    if (strncmp (p, key, n) == 0 && p[n] == ':')
+      return p + n + 1 + strspn (p + n + 1, " \t");
+  return NULL;
+}
+
+void
+launch_doctor_userns (const struct launch_userns_facts *f, struct launch_doctor_verdict *v)
+{
+  const char *seccomp = status_field (f->proc_status, "Seccomp");
+  int e = f->unshare_errno;
+
+  if (e == 0 && f->map_errno == 0)
+    return verdict (
+        v, LAUNCH_DOCTOR_OK,
+        fmt ("unshare(CLONE_NEWUSER) works (max_user_namespaces=%ld)", f->max_user_namespaces),
+        NULL);
+  if (e == 0)
+    {
+      /* Ubuntu >= 23.10 lets an unconfined process create the namespace but
+       * moves it into the unprivileged_userns profile, which denies every
+       * capability inside: even writing its own uid_map fails. */
+      if (f->apparmor_restrict == 1)
+        return verdict (v, LAUNCH_DOCTOR_FAIL,
+                        fmt ("kernel.apparmor_restrict_unprivileged_userns=1: a new user namespace "
+                             "gets no capabilities (writing its uid_map: %s)",
+                             strerror (f->map_errno)),
+                        xstrdup (APPARMOR_USERNS_FIX));
+      return verdict (v, LAUNCH_DOCTOR_FAIL,
+                      fmt ("unshare(CLONE_NEWUSER) works, but writing its own uid_map: %s",
+                           strerror (f->map_errno)),
+                      xstrdup ("allow unprivileged user namespaces in the host's security module "
+                               "(SELinux, AppArmor) for this container"));
+    }
+  /* The knobs first: each one refuses for every unprivileged caller, and
+   * its errno alone (EPERM, ENOSPC) would also fit the causes below. */
+  if (f->unprivileged_userns_clone == 0)
+    return verdict (v, LAUNCH_DOCTOR_FAIL, xstrdup ("kernel.unprivileged_userns_clone=0"),
+                    xstrdup ("sysctl -w kernel.unprivileged_userns_clone=1 (on the host)"));
+  if (f->max_user_namespaces == 0)
+    return verdict (v, LAUNCH_DOCTOR_FAIL, xstrdup ("user.max_user_namespaces=0"),
+                    xstrdup ("sysctl -w user.max_user_namespaces=15000 (on the host, or in the "
+                             "user namespace the container runs in)"));
+  if (e == ENOSPC || e == EUSERS)
+    return verdict (v, LAUNCH_DOCTOR_FAIL,
+                    fmt ("unshare(CLONE_NEWUSER): %s: user.max_user_namespaces (%ld) is used up, "
+                         "or 32 user namespaces are nested",
+                         strerror (e), f->max_user_namespaces),
+                    xstrdup ("sysctl -w user.max_user_namespaces=15000 (on the host), or nest "
+                             "fewer user namespaces"));
+  if (f->apparmor_restrict == 1 && (e == EACCES || e == EPERM))
+    return verdict (v, LAUNCH_DOCTOR_FAIL,
+                    xstrdup ("kernel.apparmor_restrict_unprivileged_userns=1"),
+                    xstrdup (APPARMOR_USERNS_FIX));
+  /* Docker's and containerd's default profiles refuse CLONE_NEWUSER without
+   * CAP_SYS_ADMIN (EPERM); other filters may answer ENOSYS. */
+  if (seccomp && atoi (seccomp) == 2 && (e == EPERM || e == ENOSYS))
+    return verdict (v, LAUNCH_DOCTOR_FAIL,
+                    fmt ("a seccomp filter blocks unshare(CLONE_NEWUSER) (%s)",
+                         e == EPERM ? "EPERM" : "ENOSYS"),
+                    xstrdup ("run with rdind's seccomp profile (contrib/seccomp.json) or "
+                             "`--security-opt seccomp=unconfined`"));
+  verdict (v, LAUNCH_DOCTOR_FAIL, fmt ("unshare(CLONE_NEWUSER): %s", strerror (e)),
+           xstrdup ("allow unprivileged user namespaces (sysctls, AppArmor, seccomp of the "
+                    "container)"));
+}
+
+/* CAP_SETUID / CAP_SETGID in the CapBnd mask of /proc/self/status (true
+ * when it cannot be read: then the try tells). */
+static bool
+in_bounding_set (const char *status, int cap)
+{
+  const char *bnd = status_field (status, "CapBnd");
+  return bnd == NULL || (strtoull (bnd, NULL, 16) >> cap) & 1;
+}
+
+bool
+launch_doctor_idmap_tryable (const struct launch_idmap_facts *f)
+{
+  int cap = strcmp (f->tool, "newgidmap") == 0 ? 6 /* CAP_SETGID */ : 7 /* CAP_SETUID */;
+  return f->exe && (f->setuid || f->fcaps) && in_bounding_set (f->proc_status, cap) && f->userns_ok
+         && f->subids_ok;
+}
+
+void
+launch_doctor_idmap (const struct launch_idmap_facts *f, struct launch_doctor_verdict *v)
+{
+  bool gid = strcmp (f->tool, "newgidmap") == 0;
+  const char *cap = gid ? "cap_setgid" : "cap_setuid";
+  const char *how = f->fcaps ? "file caps" : "setuid";
+
+  if (f->exe == NULL)
+    return verdict (v, LAUNCH_DOCTOR_FAIL, xstrdup ("not found"),
+                    xstrdup ("apt-get install uidmap"));
+  if (!f->setuid && !f->fcaps)
+    return verdict (v, LAUNCH_DOCTOR_FAIL,
+                    fmt ("%s has neither the setuid bit nor file capabilities", f->exe),
+                    fmt ("setcap %s+ep %s", cap, f->exe));
+  /* Whether by the setuid bit or by a file capability, the helper can only
+   * get what the bounding set holds (and a file capability outside it makes
+   * execve fail outright). */
+  if (!in_bounding_set (f->proc_status, gid ? 6 : 7))
+    return verdict (v, LAUNCH_DOCTOR_FAIL,
+                    fmt ("the capability bounding set lacks %s: %s cannot map ids",
+                         gid ? "CAP_SETGID" : "CAP_SETUID", f->exe),
+                    fmt ("keep %s in the container's capabilities (no --cap-drop %s or ALL; "
+                         "Kubernetes: capabilities.add: [\"%s\"])",
+                         gid ? "CAP_SETGID" : "CAP_SETUID", gid ? "SETGID" : "SETUID",
+                         gid ? "SETGID" : "SETUID"));
+  if (!f->userns_ok || !f->subids_ok)
+    return verdict (v, LAUNCH_DOCTOR_WARN,
+                    fmt ("%s present (%s); not tried: %s", f->exe, how,
+                         !f->userns_ok ? "no user namespaces" : "no subordinate ids"),
+                    xstrdup ("fix the checks above first"));
+  if (f->map_error == NULL)
+    return verdict (v, LAUNCH_DOCTOR_OK, fmt ("%s maps the subordinate range (%s)", f->exe, how),
+                    NULL);
+  /* Setuid root plus a file capability: the kernel then grants root only
+   * the file capability, without CAP_DAC_OVERRIDE to open the user's map
+   * ("open of uid_map failed: Permission denied"). */
+  if (f->setuid && f->fcaps)
+    return verdict (v, LAUNCH_DOCTOR_FAIL,
+                    fmt ("%s (it has both the setuid bit and a file capability)", f->map_error),
+                    fmt ("chmod u-s %s (keep its file capability)", f->exe));
+  /* Setuid root is not the owner of the new namespace, so the kernel wants
+   * CAP_SYS_ADMIN for the write, which containers do not have; a file
+   * capability keeps the user's euid (the owner) and needs only CAP_SETUID.
+   * The setuid bit must go too, see above. */
+  if (f->setuid)
+    return verdict (v, LAUNCH_DOCTOR_FAIL, xstrdup (f->map_error),
+                    fmt ("chmod u-s %s && setcap %s+ep %s", f->exe, cap, f->exe));
+  verdict (v, LAUNCH_DOCTOR_FAIL, xstrdup (f->map_error),
+           fmt ("check the range of this user in %s and that %s keeps %s+ep",
+                gid ? "/etc/subgid" : "/etc/subuid", f->exe, cap));
+}
+
+/* The first few mounts over paths inside /proc (Docker's masked and
+ * read-only paths, Kubernetes's default procMount): while they are there
+ * the kernel refuses a new proc mount in a user namespace, which could
+ * otherwise reveal what they hide.  binfmt_misc sits on a permanently empty
+ * directory and does not count.  NULL when there are none. */
+static char *
+proc_masks (const char *mountinfo)
+{
+  char *list = NULL;
+  int n = 0;
+  for (const char *p = mountinfo; p && *p; p = strchr (p, '\n'), p = p ? p + 1 : NULL)
+    {
+      char target[256];
+      /* id parent major:minor root mount-point ... */
+      if (sscanf (p, "%*s %*s %*s %*s %255s", target) != 1 || strncmp (target, "/proc/", 6) != 0
+          || strcmp (target, "/proc/sys/fs/binfmt_misc") == 0)
+        continue;
+      if (n++ < 4)
+        {
+          char *l = fmt ("%s%s%s", list ? list : "", list ? ", " : "", target);
+          free (list);
+          list = l;
+        }
+    }
+  if (n > 4)
+    {
+      char *l = fmt ("%s and %d more", list, n - 4);
+      free (list);
+      list = l;
+    }
+  return list;
+}
+
+void
+launch_doctor_proc (const struct launch_proc_facts *f, struct launch_doctor_verdict *v)
+{
+  cleanup_free char *masks = NULL;
+  const char *why;
+
+  if (!f->userns_ok)
+    return verdict (v, LAUNCH_DOCTOR_WARN, xstrdup ("not tried: no user namespaces"),
+                    xstrdup ("fix userns first"));
+  if (f->probe == 0)
+    return verdict (v, LAUNCH_DOCTOR_OK, xstrdup ("a new /proc mounts in a new pid namespace"),
+                    NULL);
+  why = f->probe < 200 ? strerror (f->probe) : "namespace setup failed";
+  if (f->probe >= 200 && f->apparmor_restrict == 1)
+    return verdict (v, LAUNCH_DOCTOR_FAIL,
+                    fmt ("mount proc in a new pid namespace: %s "
+                         "(kernel.apparmor_restrict_unprivileged_userns=1)",
+                         why),
+                    xstrdup (APPARMOR_USERNS_FIX));
+  masks = f->probe < 200 ? proc_masks (f->mountinfo) : NULL;
+  if (masks)
+    return verdict (v, LAUNCH_DOCTOR_FAIL,
+                    fmt ("mount proc in a new pid namespace: %s (/proc is masked: %s)", why, masks),
+                    xstrdup (SYSTEMPATHS_FIX));
+  verdict (v, LAUNCH_DOCTOR_FAIL, fmt ("mount proc in a new pid namespace: %s", why),
+           xstrdup (SYSTEMPATHS_FIX));
 }
 
 static long
@@ -110,6 +346,14 @@ probe_userns (void)
   return unshare (CLONE_NEWUSER) < 0 ? errno : 0;
 }
 
+/* A namespace that exists but where the creator has no capabilities
+ * (AppArmor's unprivileged_userns profile) fails here. */
+static int
+probe_userns_map (void)
+{
+  return launch_self_userns (0) < 0 ? errno : 0;
+}
+
 static int
 probe_proc (void)
 {
@@ -131,39 +375,29 @@ probe_proc (void)
 }
 
 static void
-check_userns (struct report *r, bool *userns_ok)
+report_verdict (struct report *r, const char *name, struct launch_doctor_verdict *v)
 {
-  long clone_ok = read_long ("/proc/sys/kernel/unprivileged_userns_clone");
-  long maxns = read_long ("/proc/sys/user/max_user_namespaces");
-  long apparmor = read_long ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns");
-  cleanup_free char *status = NULL, *d = NULL;
-  int e = in_child (probe_userns);
+  item (r, name, v->status, v->detail, v->fix);
+  launch_doctor_verdict_release (v);
+}
 
-  *userns_ok = e == 0;
-  if (e == 0)
-    {
-      xasprintf (&d, "unshare(CLONE_NEWUSER) works (max_user_namespaces=%ld)", maxns);
-      return item (r, "userns", ST_OK, d, NULL);
-    }
-  read_file ("/proc/self/status", &status, NULL, NULL);
-  if (clone_ok == 0)
-    return item (r, "userns", ST_FAIL, "kernel.unprivileged_userns_clone=0",
-                 "sysctl -w kernel.unprivileged_userns_clone=1 (on the host)");
-  if (maxns == 0 || e == ENOSPC)
-    return item (r, "userns", ST_FAIL, "user.max_user_namespaces=0 (or exhausted)",
-                 "sysctl -w user.max_user_namespaces=15000 (on the host)");
-  if (apparmor == 1)
-    return item (r, "userns", ST_FAIL, "kernel.apparmor_restrict_unprivileged_userns=1",
-                 "run the container with `--security-opt apparmor=unconfined`, or sysctl -w "
-                 "kernel.apparmor_restrict_unprivileged_userns=0 on the host");
-  if (status && strstr (status, "Seccomp:\t2"))
-    return item (r, "userns", ST_FAIL,
-                 "a seccomp filter blocks unshare(CLONE_NEWUSER) (EPERM)",
-                 "run with rdind's seccomp profile (contrib/seccomp.json) or "
-                 "`--security-opt seccomp=unconfined`");
-  xasprintf (&d, "unshare(CLONE_NEWUSER): %s", strerror (e));
-  item (r, "userns", ST_FAIL, d,
-        "allow unprivileged user namespaces (sysctls, AppArmor, seccomp of the container)");
+static void
+check_userns (struct report *r, bool *userns_ok, const char *status)
+{
+  struct launch_doctor_verdict v;
+  struct launch_userns_facts f = {
+    .unprivileged_userns_clone = read_long ("/proc/sys/kernel/unprivileged_userns_clone"),
+    .max_user_namespaces = read_long ("/proc/sys/user/max_user_namespaces"),
+    .apparmor_restrict = read_long ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
+    .proc_status = status,
+  };
+
+  f.unshare_errno = in_child (probe_userns);
+  if (f.unshare_errno == 0)
+    f.map_errno = in_child (probe_userns_map);
+  launch_doctor_userns (&f, &v);
+  *userns_ok = v.status == LAUNCH_DOCTOR_OK;
+  report_verdict (r, "userns", &v);
 }
 
 static void
@@ -178,7 +412,7 @@ check_subids (struct report *r, struct launch_ids *ids, bool *ok)
   *ok = true;
   if (getuid () == 0)
     {
-      item (r, "subids", ST_WARN, "running as root: launch runs as sidecar.user",
+      item (r, "subids", LAUNCH_DOCTOR_WARN, "running as root: launch runs as sidecar.user",
             "run `rdind doctor` as the unprivileged user");
       *ok = false;
       return;
@@ -197,85 +431,81 @@ check_subids (struct report *r, struct launch_ids *ids, bool *ok)
             xasprintf (&d, "%s range for %s has %llu ids, 65536 needed", name, user,
                        (unsigned long long) *ct[i]);
           xasprintf (&fix, "usermod --add-%ss 100000-165535 %s (as root)", name, user);
-          item (r, name, ST_FAIL, d, fix);
+          item (r, name, LAUNCH_DOCTOR_FAIL, d, fix);
         }
       else
         {
           xasprintf (&d, "%s: %llu ids from %llu", user, (unsigned long long) *ct[i],
                      (unsigned long long) *st[i]);
-          item (r, name, ST_OK, d, NULL);
+          item (r, name, LAUNCH_DOCTOR_OK, d, NULL);
         }
     }
 }
 
+/* The real thing: TOOL maps the subordinate range onto a throw-away user
+ * namespace.  NULL when it worked, else what went wrong. */
+static char *
+try_idmap (const char *tool, bool gid, const struct launch_ids *ids)
+{
+  rdind_error_t err = NULL;
+  char *m = NULL;
+  int sync[2], res;
+  pid_t p;
+
+  if (pipe2 (sync, O_CLOEXEC) < 0)
+    return fmt ("pipe: %s", strerror (errno));
+  p = syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
+  if (p == 0)
+    {
+      char c;
+      close (sync[1]);
+      _exit (read (sync[0], &c, 1) == 1 ? 0 : 1);
+    }
+  close (sync[0]);
+  if (p < 0)
+    {
+      m = fmt ("clone(CLONE_NEWUSER): %s", strerror (errno));
+      close (sync[1]);
+      return m;
+    }
+  res = launch_map_ids (p, tool, gid ? getgid () : getuid (), gid ? ids->gid_start : ids->uid_start,
+                        gid ? ids->gid_count : ids->uid_count, &err);
+  close (sync[1]);
+  waitpid (p, NULL, 0);
+  if (res < 0)
+    {
+      m = rdind_error_string (err);
+      rdind_error_release (&err);
+    }
+  return m;
+}
+
 static void
-check_idmap (struct report *r, const struct launch_ids *ids, bool subids_ok, bool userns_ok)
+check_idmap (struct report *r, const struct launch_ids *ids, bool subids_ok, bool userns_ok,
+             const char *status)
 {
   const char *tools[2] = { "newuidmap", "newgidmap" };
   for (int i = 0; i < 2; i++)
     {
       cleanup_free char *exe = launch_find_exe (tools[i]);
-      cleanup_free char *d = NULL, *fix = NULL;
+      cleanup_free char *map_error = NULL;
+      struct launch_doctor_verdict v;
+      struct launch_idmap_facts f = { .tool = tools[i],
+                                      .exe = exe,
+                                      .userns_ok = userns_ok,
+                                      .subids_ok = subids_ok,
+                                      .proc_status = status };
       struct stat sb;
-      bool fcap;
 
-      if (exe == NULL)
+      if (exe)
         {
-          item (r, tools[i], ST_FAIL, "not found", "apt-get install uidmap");
-          continue;
+          f.fcaps = getxattr (exe, "security.capability", NULL, 0) > 0;
+          f.setuid = stat (exe, &sb) == 0 && (sb.st_mode & S_ISUID);
         }
-      fcap = getxattr (exe, "security.capability", NULL, 0) > 0;
-      if (stat (exe, &sb) == 0 && !(sb.st_mode & S_ISUID) && !fcap)
-        {
-          xasprintf (&d, "%s has neither the setuid bit nor file capabilities", exe);
-          xasprintf (&fix, "setcap %s+ep %s", i ? "cap_setgid" : "cap_setuid", exe);
-          item (r, tools[i], ST_FAIL, d, fix);
-          continue;
-        }
-      if (!subids_ok || !userns_ok)
-        {
-          xasprintf (&d, "%s present (%s); not tried: %s", exe, fcap ? "file caps" : "setuid",
-                     !userns_ok ? "no user namespaces" : "no subordinate ids");
-          item (r, tools[i], ST_WARN, d, "fix the checks above first");
-          continue;
-        }
-      /* The real thing: map the range onto a throw-away namespace. */
-      {
-        rdind_error_t err = NULL;
-        int sync[2];
-        pid_t p;
-        if (pipe2 (sync, O_CLOEXEC) < 0)
-          continue;
-        p = syscall (SYS_clone, CLONE_NEWUSER | SIGCHLD, NULL, NULL, NULL, 0);
-        if (p == 0)
-          {
-            char c;
-            close (sync[1]);
-            _exit (read (sync[0], &c, 1) == 1 ? 0 : 1);
-          }
-        close (sync[0]);
-        if (p < 0)
-          {
-            close (sync[1]);
-            continue;
-          }
-        int res = launch_map_ids (p, tools[i], i ? getgid () : getuid (), i ? ids->gid_start : ids->uid_start,
-                                  i ? ids->gid_count : ids->uid_count, &err);
-        close (sync[1]);
-        waitpid (p, NULL, 0);
-        if (res < 0)
-          {
-            cleanup_free char *m = rdind_error_string (err);
-            rdind_error_release (&err);
-            xasprintf (&fix, "setcap %s+ep %s", i ? "cap_setgid" : "cap_setuid", exe);
-            item (r, tools[i], ST_FAIL, m, fix);
-          }
-        else
-          {
-            xasprintf (&d, "%s maps the subordinate range (%s)", exe, fcap ? "file caps" : "setuid");
-            item (r, tools[i], ST_OK, d, NULL);
-          }
-      }
+      if (launch_doctor_idmap_tryable (&f))
+        f.map_error = map_error = try_idmap (tools[i], i == 1, ids);
+      launch_doctor_idmap (&f, &v);
+      report_verdict (r, tools[i], &v);
     }
 }
 
@@ -287,10 +517,10 @@ check_tun (struct report *r)
   if (fd >= 0)
     {
       close (fd);
-      return item (r, "tun", ST_OK, "/dev/net/tun opens read-write", NULL);
+      return item (r, "tun", LAUNCH_DOCTOR_OK, "/dev/net/tun opens read-write", NULL);
     }
   xasprintf (&d, "/dev/net/tun: %s", strerror (errno));
-  item (r, "tun", ST_FAIL, d,
+  item (r, "tun", LAUNCH_DOCTOR_FAIL, d,
         errno == ENOENT ? "pass the device (`--device /dev/net/tun`) or start rdind sidecar as "
                           "root so it creates it"
                         : "chmod 0666 /dev/net/tun (or start rdind sidecar as root, which does it)");
@@ -307,7 +537,7 @@ check_version (struct report *r, const char *name, const char *bin, const char *
   if (exe == NULL)
     {
       xasprintf (&d, "%s not found", bin);
-      return item (r, name, ST_FAIL, d, fix);
+      return item (r, name, LAUNCH_DOCTOR_FAIL, d, fix);
     }
   {
     cleanup_free char *cmd = NULL;
@@ -322,24 +552,27 @@ check_version (struct report *r, const char *name, const char *bin, const char *
     line[strcspn (line, "\n")] = '\0';
   }
   xasprintf (&d, "%s: %s", exe, line);
-  item (r, name, ST_OK, d, NULL);
+  item (r, name, LAUNCH_DOCTOR_OK, d, NULL);
 }
 
 static void
 check_proc (struct report *r, bool userns_ok)
 {
-  cleanup_free char *d = NULL;
-  int e;
-  if (!userns_ok)
-    return item (r, "proc", ST_WARN, "not tried: no user namespaces", "fix userns first");
-  e = in_child (probe_proc);
-  if (e == 0)
-    return item (r, "proc", ST_OK, "a new /proc mounts in a new pid namespace", NULL);
-  xasprintf (&d, "mount proc in a new pid namespace: %s",
-             e < 200 ? strerror (e) : "namespace setup failed");
-  item (r, "proc", ST_FAIL, d,
-        "run the container with `--security-opt systempaths=unconfined` (Kubernetes: "
-        "securityContext.procMount: Unmasked)");
+  cleanup_free char *mountinfo = NULL;
+  struct launch_doctor_verdict v;
+  struct launch_proc_facts f = {
+    .userns_ok = userns_ok,
+    .apparmor_restrict = read_long ("/proc/sys/kernel/apparmor_restrict_unprivileged_userns"),
+  };
+
+  if (userns_ok)
+    {
+      f.probe = in_child (probe_proc);
+      read_file ("/proc/self/mountinfo", &mountinfo, NULL, NULL);
+      f.mountinfo = mountinfo;
+    }
+  launch_doctor_proc (&f, &v);
+  report_verdict (r, "proc", &v);
 }
 
 static void
@@ -352,7 +585,7 @@ check_storage (struct report *r, const struct rdind_conf *conf, bool userns_ok)
   xasprintf (&d, "overlay2 %s; fuse-overlayfs %s; vfs always (slow)",
              e == 0 ? "works" : why ? why : "untested",
              fuse_ok ? "usable" : fuse ? "installed but /dev/fuse unusable" : "not installed");
-  item (r, "storage", e == 0 || fuse_ok ? ST_OK : ST_WARN, d,
+  item (r, "storage", e == 0 || fuse_ok ? LAUNCH_DOCTOR_OK : LAUNCH_DOCTOR_WARN, d,
         "use a kernel >= 5.11 for rootless overlay2, or install fuse-overlayfs and pass /dev/fuse");
 }
 
@@ -362,7 +595,8 @@ check_cgroup (struct report *r)
   struct statfs sf;
   cleanup_free char *d = NULL;
   if (statfs ("/sys/fs/cgroup", &sf) < 0)
-    return item (r, "cgroup", ST_WARN, "/sys/fs/cgroup missing", "mount cgroup2 on /sys/fs/cgroup");
+    return item (r, "cgroup", LAUNCH_DOCTOR_WARN, "/sys/fs/cgroup missing",
+                 "mount cgroup2 on /sys/fs/cgroup");
   if (sf.f_type == 0x63677270 /* CGROUP2_SUPER_MAGIC */)
     {
       cleanup_free char *cg = NULL, *path = NULL, *ctl = NULL;
@@ -382,11 +616,11 @@ check_cgroup (struct report *r)
         ctrls[strcspn (ctrls, "\n")] = '\0';
       xasprintf (&d, "cgroup v2, %s, controllers: %s", writable ? "delegated (writable)" : "not delegated",
                  ctrls ? ctrls : "?");
-      return item (r, "cgroup", writable ? ST_OK : ST_WARN, d,
+      return item (r, "cgroup", writable ? LAUNCH_DOCTOR_OK : LAUNCH_DOCTOR_WARN, d,
                    "containers run without resource limits: delegate the cgroup (systemd "
                    "Delegate=yes, or a writable cgroup namespace)");
     }
-  item (r, "cgroup", ST_WARN, "cgroup v1: rootless dockerd cannot apply resource limits",
+  item (r, "cgroup", LAUNCH_DOCTOR_WARN, "cgroup v1: rootless dockerd cannot apply resource limits",
         "use a cgroup v2 host for `docker run --memory/--cpus`");
 }
 
@@ -400,11 +634,11 @@ check_state (struct report *r, const struct rdind_conf *conf)
       cleanup_free char *m = err ? rdind_error_string (err) : xstrdup (strerror (errno));
       rdind_error_release (&err);
       xasprintf (&d, "%s: %s", conf->state_dir, m);
-      return item (r, "state_dir", ST_FAIL, d,
+      return item (r, "state_dir", LAUNCH_DOCTOR_FAIL, d,
                    "set launcher.state_dir (or XDG_RUNTIME_DIR) to a writable directory");
     }
   xasprintf (&d, "%s writable", conf->state_dir);
-  item (r, "state_dir", ST_OK, d, NULL);
+  item (r, "state_dir", LAUNCH_DOCTOR_OK, d, NULL);
 }
 
 int
@@ -413,11 +647,13 @@ launch_doctor_run (struct rdind_conf *conf, bool json, FILE *out)
   struct report r = { out, json, 0, 0 };
   struct launch_ids ids = { 0 };
   bool userns_ok, subids_ok;
+  cleanup_free char *status = NULL;
 
   conf_resolve_paths (conf);
-  check_userns (&r, &userns_ok);
+  read_file ("/proc/self/status", &status, NULL, NULL);
+  check_userns (&r, &userns_ok, status);
   check_subids (&r, &ids, &subids_ok);
-  check_idmap (&r, &ids, subids_ok, userns_ok);
+  check_idmap (&r, &ids, subids_ok, userns_ok, status);
   check_proc (&r, userns_ok);
   check_tun (&r);
   check_version (&r, "slirp4netns", conf->slirp4netns, "apt-get install slirp4netns");

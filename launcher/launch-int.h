@@ -59,4 +59,63 @@ int launch_map_ids (pid_t pid, const char *tool, unsigned long self, uint64_t st
 int launch_http_unix (const char *sock, const char *method, const char *path,
                       const char *body, char **resp_body, rdind_error_t *err);
 
+/* --- doctor's verdicts: which FAIL and which one-line fix, decided from what
+ * the probes saw.  Pure functions of their inputs (no probing, no I/O), so
+ * each cause is unit-tested in tests/unit/test-doctor.c even where this
+ * kernel lacks the knob (AppArmor, Debian's unprivileged_userns_clone). --- */
+
+enum launch_doctor_status
+{
+  LAUNCH_DOCTOR_OK,
+  LAUNCH_DOCTOR_WARN,
+  LAUNCH_DOCTOR_FAIL
+};
+
+/* DETAIL and FIX belong to the verdict (launch_doctor_verdict_release); FIX
+ * is NULL when the status is OK. */
+struct launch_doctor_verdict
+{
+  enum launch_doctor_status status;
+  char *detail;
+  char *fix;
+};
+
+void launch_doctor_verdict_release (struct launch_doctor_verdict *v);
+
+/* Sysctls are -1 when the kernel lacks the file; PROC_STATUS is the text of
+ * /proc/self/status (NULL when unreadable). */
+struct launch_userns_facts
+{
+  int unshare_errno;              /* unshare(CLONE_NEWUSER) in a child; 0: it worked */
+  int map_errno;                  /* then mapping ourselves in it (launch_self_userns) */
+  long unprivileged_userns_clone; /* kernel.unprivileged_userns_clone (Debian's kernels) */
+  long max_user_namespaces;       /* user.max_user_namespaces of our user namespace */
+  long apparmor_restrict;         /* kernel.apparmor_restrict_unprivileged_userns (Ubuntu) */
+  const char *proc_status;
+};
+void launch_doctor_userns (const struct launch_userns_facts *f, struct launch_doctor_verdict *v);
+
+struct launch_idmap_facts
+{
+  const char *tool;          /* "newuidmap" or "newgidmap" */
+  const char *exe;           /* its path; NULL when not found */
+  bool setuid, fcaps;        /* S_ISUID; a security.capability attribute */
+  bool userns_ok, subids_ok; /* the checks the real try depends on */
+  const char *proc_status;   /* /proc/self/status: CapBnd */
+  const char *map_error;     /* launch_map_ids's message; NULL: mapped, or not tried */
+};
+/* True when the facts allow the real try (launch_map_ids on a throw-away
+ * namespace); its message then goes in MAP_ERROR. */
+bool launch_doctor_idmap_tryable (const struct launch_idmap_facts *f);
+void launch_doctor_idmap (const struct launch_idmap_facts *f, struct launch_doctor_verdict *v);
+
+struct launch_proc_facts
+{
+  bool userns_ok;
+  int probe;             /* 0 mounted; errno of mount("proc"); >= 200: namespaces not set up */
+  const char *mountinfo; /* /proc/self/mountinfo */
+  long apparmor_restrict;
+};
+void launch_doctor_proc (const struct launch_proc_facts *f, struct launch_doctor_verdict *v);
+
 #endif

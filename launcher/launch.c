@@ -107,8 +107,8 @@ launch_map_ids (pid_t pid, const char *tool, unsigned long self, uint64_t start,
       if (strstr (out, "write to") && strstr (out, "failed"))
         return rdind_make_error (err, 0,
                                  "%s: %s; a setuid-only %s cannot map ids here (container without "
-                                 "CAP_SYS_ADMIN): fix with `setcap %s+ep %s`",
-                                 exe, out, tool, cap, exe);
+                                 "CAP_SYS_ADMIN): fix with `chmod u-s %s && setcap %s+ep %s`",
+                                 exe, out, tool, exe, cap, exe);
       return rdind_make_error (err, 0, "%s failed (status %d): %s", exe, r, out);
     }
   return 0;

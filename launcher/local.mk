@@ -16,6 +16,10 @@ check_PROGRAMS += tests/unit/test-launcher-api
 TESTS += tests/unit/test-launcher-api
 tests_unit_test_launcher_api_SOURCES = tests/unit/test-launcher-api.c
 tests_unit_test_launcher_api_LDADD = liblauncher.a libconf.a libcommon.a $(RDIND_EXT_LIBS)
+check_PROGRAMS += tests/unit/test-doctor
+TESTS += tests/unit/test-doctor
+tests_unit_test_doctor_SOURCES = tests/unit/test-doctor.c
+tests_unit_test_doctor_LDADD = liblauncher.a libconf.a libcommon.a $(RDIND_EXT_LIBS)
 
 if ENABLE_E2E
 TESTS += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/doctor-fail.sh
