@@ -23,5 +23,10 @@ tests_unit_test_doctor_LDADD = liblauncher.a libconf.a libcommon.a $(RDIND_EXT_L
 
 if ENABLE_E2E
 TESTS += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/doctor-fail.sh
+# rdind doctor in unprivileged containers of an outer dockerd of its own,
+# one missing requirement each (root, dockerd, debootstrap; well under a
+# minute once the base is cached).
+TESTS += tests/e2e/doctor-container.sh
 endif
-EXTRA_DIST += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/doctor-fail.sh
+EXTRA_DIST += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/doctor-fail.sh \
+	tests/e2e/doctor-container.sh tests/e2e/lib-outer.sh

@@ -21,12 +21,10 @@
 # The debootstrapped base is cached in $RDIND_TEST_CACHE (default
 # /var/cache/rdind-test) so reruns skip it.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
+. "$top_srcdir/tests/e2e/lib-outer.sh"
 
 require_root
 require_cmd dockerd containerd runc docker debootstrap busybox tar findmnt
-CACHE=${RDIND_TEST_CACHE:-/var/cache/rdind-test}
-MIRROR=${RDIND_TEST_MIRROR:-http://deb.debian.org/debian}
-BASE=debian:bookworm-slim           # the name contrib/Dockerfile uses
 IMG=rdind-contrib-test:latest
 SECCOMP=$top_srcdir/contrib/seccomp.json
 # The job containers (Debian 12, like the host) use the host's docker CLI.
@@ -34,67 +32,9 @@ DOCKER_CLI=$(command -v docker)
 [ -f "$top_srcdir/contrib/Dockerfile" ] || fail "contrib/Dockerfile missing"
 [ -f "$SECCOMP" ] || fail "contrib/seccomp.json missing"
 
-t0=$(date +%s)
-step () { echo "# [$(( $(date +%s) - t0 ))s] $*"; }
-
-# ---- the outer rootful dockerd ------------------------------------------------
-O=$T/outer
-mkdir -p "$O"
-export DOCKER_HOST=unix://$O/docker.sock
-unset DOCKER_TLS_VERIFY DOCKER_CERT_PATH DOCKER_CONTEXT DOCKER_CONFIG
-export DOCKER_CONFIG=$T/docker-config DOCKER_BUILDKIT=0
-mkdir -p "$DOCKER_CONFIG"
-
-# dockerd turns on IPv4 forwarding and sets the FORWARD policy to DROP on the
-# host; both are put back as they were.
-fwd_before=$(sysctl -n net.ipv4.ip_forward)
-policy_before=$(iptables -S FORWARD 2>/dev/null | awk '$1 == "-P" {print $3}')
-stop_outer () {
-    docker ps -aq 2>/dev/null | xargs -r docker rm -f >/dev/null 2>&1
-    docker network rm rdind-ci-net >/dev/null 2>&1
-    if [ -s "$O/dockerd.pid" ]; then
-        local pid; pid=$(cat "$O/dockerd.pid")
-        kill -TERM "$pid" 2>/dev/null
-        for _ in $(seq 150); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
-        kill -KILL "$pid" 2>/dev/null
-    fi
-    # Overlay and shm mounts of killed containers, deepest first.
-    findmnt -rn -o TARGET | grep "^$O/" | sort -r | xargs -r -n1 umount -l 2>/dev/null
-    sysctl -qw net.ipv4.ip_forward="$fwd_before"
-    [ -z "$policy_before" ] || iptables -P FORWARD "$policy_before"
-    # Its (empty) chains, unless another rootful dockerd still uses them.
-    if ! pgrep -x dockerd >/dev/null; then
-        iptables -D FORWARD -j DOCKER-USER 2>/dev/null
-        iptables -D FORWARD -j DOCKER-ISOLATION-STAGE-1 2>/dev/null
-        for c in DOCKER-USER DOCKER-ISOLATION-STAGE-1 DOCKER-ISOLATION-STAGE-2 DOCKER; do
-            iptables -F "$c" 2>/dev/null; iptables -X "$c" 2>/dev/null
-        done
-        iptables -t nat -F DOCKER 2>/dev/null; iptables -t nat -X DOCKER 2>/dev/null
-    fi
-    true
-}
-on_exit stop_outer
-dump_on_fail "$O/dockerd.log"
-
-step "starting the outer dockerd under $O"
-dockerd --data-root "$O/data" --exec-root "$O/exec" --pidfile "$O/dockerd.pid" \
-    -H "$DOCKER_HOST" --bridge none --storage-driver overlay2 \
-    >"$O/dockerd.log" 2>&1 &
-check "outer dockerd answers" wait_for 60 docker version
-
-# ---- 1. base image and the rdind image ----------------------------------------
-mkdir -p "$CACHE"
-if [ ! -s "$CACHE/bookworm-minbase.tar" ]; then
-    step "debootstrap --variant=minbase bookworm (cached in $CACHE afterwards)"
-    root=$T/rootfs
-    debootstrap --variant=minbase bookworm "$root" "$MIRROR" >"$T/debootstrap.log" 2>&1 ||
-        { tail -20 "$T/debootstrap.log"; fail "debootstrap from $MIRROR"; }
-    rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-    tar --numeric-owner -C "$root" -cf "$CACHE/bookworm-minbase.tar.tmp" . &&
-        mv "$CACHE/bookworm-minbase.tar.tmp" "$CACHE/bookworm-minbase.tar" || fail "caching the base tarball"
-    rm -rf "$root"
-fi
-check "base image imported as $BASE" docker import "$CACHE/bookworm-minbase.tar" "$BASE"
+# ---- 1. the outer rootful dockerd, the base image (lib-outer.sh), the rdind image
+outer_start
+outer_base_image
 
 step "building $IMG from contrib/Dockerfile (context: the source tree)"
 # The context is the tree minus build products and VCS data; the classic
