@@ -642,7 +642,7 @@ check_state (struct report *r, const struct rdind_conf *conf)
 }
 
 int
-launch_doctor_run (struct rdind_conf *conf, bool json, FILE *out)
+launch_doctor_run (struct rdind_conf *conf, bool json, bool prepared_userns, FILE *out)
 {
   struct report r = { out, json, 0, 0 };
   struct launch_ids ids = { 0 };
@@ -652,8 +652,16 @@ launch_doctor_run (struct rdind_conf *conf, bool json, FILE *out)
   conf_resolve_paths (conf);
   read_file ("/proc/self/status", &status, NULL, NULL);
   check_userns (&r, &userns_ok, status);
-  check_subids (&r, &ids, &subids_ok);
-  check_idmap (&r, &ids, subids_ok, userns_ok, status);
+  if (prepared_userns)
+    item (&r, "idmap", LAUNCH_DOCTOR_OK,
+          "rdind sidecar mapped the user namespace as root: /etc/subuid, /etc/subgid and "
+          "newuidmap/newgidmap are not used",
+          NULL);
+  else
+    {
+      check_subids (&r, &ids, &subids_ok);
+      check_idmap (&r, &ids, subids_ok, userns_ok, status);
+    }
   check_proc (&r, userns_ok);
   check_tun (&r);
   check_version (&r, "slirp4netns", conf->slirp4netns, "apt-get install slirp4netns");
@@ -689,5 +697,5 @@ rdind_cmd_doctor (struct rdind_conf *conf, int argc, char **argv)
           return 2;
         }
     }
-  return launch_doctor_run (conf, json, stdout) ? 1 : 0;
+  return launch_doctor_run (conf, json, false, stdout) ? 1 : 0;
 }

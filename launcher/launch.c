@@ -703,7 +703,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
        * the sidecar reads as "do not restart". */
       rdind_error_wrap (&err, "preflight (run `rdind doctor` for every check)");
       rdind_error_report (&err, 1);
-      launch_doctor_run (conf, false, stderr);
+      launch_doctor_run (conf, false, userns_fd >= 0, stderr);
       return LAUNCH_EXIT_REQUIREMENTS;
     }
   dockerd = launch_find_exe (conf->dockerd);

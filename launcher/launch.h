@@ -20,8 +20,10 @@ struct rdind_conf;
 char *launch_docker_sock_path (const struct rdind_conf *conf);
 
 /* Runs every doctor check, printing one line each (or a JSON array) to OUT.
- * Returns the number of FAILs. */
-int launch_doctor_run (struct rdind_conf *conf, bool json, FILE *out);
+ * PREPARED_USERNS: rdind sidecar mapped the user namespace as root, so the
+ * subordinate-id and newuidmap checks do not apply.  Returns the number of
+ * FAILs. */
+int launch_doctor_run (struct rdind_conf *conf, bool json, bool prepared_userns, FILE *out);
 
 /* --- helpers shared by launch.c, doctor.c and the unit tests --- */
 

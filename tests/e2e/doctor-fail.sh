@@ -63,4 +63,19 @@ rc=0; as_user "$RDIND" launch >"$T/tun-launch.out" 2>&1 || rc=$?
 cat "$T/tun-launch.out"
 [ "$rc" = 3 ] && grep -q "chmod 0666 /dev/net/tun" "$T/tun-launch.out" || fail "launch with tun 0600: exit $rc, no fix"
 pass "launch refuses an unopenable /dev/net/tun, naming the fix"
+# The same with a user namespace prepared the way rdind sidecar hands it
+# over (RDIND_USERNS_FD): the report must not send the user after
+# subordinate ids or newuidmap, which that path does not use.
+as_user unshare --user --map-root-user sleep 60 &
+HOLDER=$!
+on_exit "kill $HOLDER; pkill -u $E2E_USER -x sleep"
+wait_for 5 pgrep -u "$E2E_USER" -x sleep || fail "no user namespace holder"
+NSPID=$(pgrep -u "$E2E_USER" -x sleep | head -1)
+[ "$(readlink /proc/$NSPID/ns/user)" != "$(readlink /proc/self/ns/user)" ] || fail "no user namespace to hand over"
+rc=0; RDIND_TEST_ENV="RDIND_USERNS_FD=3" as_user "$RDIND" launch 3</proc/"$NSPID"/ns/user >"$T/tun-prep.out" 2>&1 || rc=$?
+cat "$T/tun-prep.out"
+[ "$rc" = 3 ] && grep -q "chmod 0666 /dev/net/tun" "$T/tun-prep.out" || fail "prepared userns, tun 0600: exit $rc, no fix"
+grep -q '^OK   idmap .*newuidmap/newgidmap are not used' "$T/tun-prep.out" || fail "prepared userns: no 'idmap not used' line"
+! grep -qE '^(FAIL|WARN) (subuid|subgid|newuidmap|newgidmap)' "$T/tun-prep.out" || fail "prepared userns: report still checks subordinate ids / newuidmap"
+pass "prepared user namespace: the report skips subordinate ids and newuidmap"
 chmod 666 /dev/net/tun
