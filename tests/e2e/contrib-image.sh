@@ -174,11 +174,22 @@ docker rm -f gitlab-svc gitlab-job >/dev/null 2>&1
 step "pod shape: job shares the sidecar's network namespace, tcp://localhost:2376"
 docker volume create pod-certs >/dev/null
 dump_on_fail "$T/pod-svc.log" "$T/pod-job.log"
-docker run -d --name pod-svc --network none "${UNPRIV[@]}" -v pod-certs:/certs/client \
-    "$IMG" >/dev/null || fail "starting the pod sidecar"
+# Hardened the way contrib/kubernetes-pod.yaml is: no_new_privs for the
+# whole container (allowPrivilegeEscalation: false) and only the
+# capabilities the root phase uses (tun node, directory ownership, the
+# switch to the user and the id maps it writes itself).
+HARDENED=(--security-opt no-new-privileges --cap-drop ALL)
+for c in CHOWN DAC_OVERRIDE FOWNER MKNOD SETUID SETGID SETPCAP; do HARDENED+=(--cap-add "$c"); done
+docker run -d --name pod-svc --network none "${UNPRIV[@]}" "${HARDENED[@]}" -v pod-certs:/certs/client \
+    "$IMG" >/dev/null 2>"$T/pod-svc.err" || { cat "$T/pod-svc.err"; fail "starting the pod sidecar"; }
 if ! wait_ready pod-svc; then
     dump_container pod-svc; fail "pod sidecar not ready within 120 s"
 fi
+st=$(docker exec pod-svc cat /proc/1/status)
+check "pod sidecar (pid 1) runs as uid 1000 with no_new_privs" \
+    sh -c "echo '$st' | grep -qE '^Uid:[[:space:]]+1000[[:space:]]+1000[[:space:]]+1000' && echo '$st' | grep -qE '^NoNewPrivs:[[:space:]]+1'"
+check "pod sidecar keeps no capability, not even in its bounding set" \
+    sh -c "echo '$st' | grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb):' | grep -vq '0000000000000000' && exit 1 || exit 0"
 run_job pod-job container:pod-svc pod-certs tcp://localhost:2376 >"$T/pod-job.log" 2>&1
 rc=$?
 sed 's/^/#   /' "$T/pod-job.log"

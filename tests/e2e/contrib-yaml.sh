@@ -50,13 +50,16 @@ def sidecar_ok(where, c, certs_vol):
     sc = c.get("securityContext", {})
     check(f"{where}: not privileged", sc.get("privileged") is False)
     check(f"{where}: starts as root (rdind drops privileges itself)", sc.get("runAsUser") == 0)
-    check(f"{where}: privilege escalation allowed (file caps of newuidmap)", sc.get("allowPrivilegeEscalation") is True)
+    check(f"{where}: no privilege escalation (rdind maps ids itself as root)", sc.get("allowPrivilegeEscalation") is False)
+    caps = sc.get("capabilities", {})
+    check(f"{where}: capabilities: drop ALL", caps.get("drop") == ["ALL"])
+    check(f"{where}: capabilities: only the root phase's added",
+          set(caps.get("add", [])) == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "MKNOD", "SETUID", "SETGID", "SETPCAP"})
     check(f"{where}: procMount Unmasked", sc.get("procMount") == "Unmasked")
     sp = sc.get("seccompProfile", {})
     check(f"{where}: seccomp profile Localhost rdind-seccomp.json",
           sp.get("type") == "Localhost" and sp.get("localhostProfile", "").endswith("rdind-seccomp.json"))
     check(f"{where}: AppArmor unconfined", sc.get("appArmorProfile", {}).get("type") == "Unconfined")
-    check(f"{where}: no capabilities added", not sc.get("capabilities", {}).get("add"))
     check(f"{where}: startupProbe runs rdind health", health_probe(c.get("startupProbe")))
     check(f"{where}: readinessProbe runs rdind health", health_probe(c.get("readinessProbe")))
     check(f"{where}: client certificates volume at /certs/client",
@@ -111,6 +114,10 @@ check("config.toml docker: no cap_add", not d.get("cap_add"))
 k = runners["kubernetes"]["kubernetes"]
 check("config.toml kubernetes: privileged = false", k.get("privileged") is False)
 ssc = k.get("service_container_security_context", {})
+check("config.toml kubernetes: no privilege escalation", k.get("allow_privilege_escalation") is False)
+check("config.toml kubernetes: service capabilities drop ALL, add only the root phase's",
+      ssc.get("capabilities", {}).get("drop") == ["ALL"] and set(ssc.get("capabilities", {}).get("add", []))
+      == {"CHOWN", "DAC_OVERRIDE", "FOWNER", "MKNOD", "SETUID", "SETGID", "SETPCAP"})
 check("config.toml kubernetes: service seccomp profile Localhost",
       ssc.get("seccomp_profile", {}).get("type") == "Localhost")
 check("config.toml kubernetes: /certs/client emptyDir",
