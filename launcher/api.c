@@ -278,7 +278,16 @@ host_port_free (const char *proto, const char *ip, int port, char **why)
   if (fd < 0)
     return xasprintf (why, "socket: %s", strerror (errno)), -1;
   r = bind (fd, (struct sockaddr *) &ss, len);
-  if (r < 0)
+  /* Our own words for the two usual causes: strerror's differ between C
+   * libraries (rdind-launch may be built with musl). */
+  if (r < 0 && errno == EADDRINUSE)
+    xasprintf (why, "cannot publish %s:%d/%s: the port is already in use on the host; pick another "
+               "host port", ip, port, proto);
+  else if (r < 0 && errno == EACCES)
+    xasprintf (why, "cannot publish %s:%d/%s: this user may not bind ports below "
+               "net.ipv4.ip_unprivileged_port_start; pick a higher host port or lower that sysctl",
+               ip, port, proto);
+  else if (r < 0)
     xasprintf (why, "cannot publish %s:%d/%s: %s (the port is taken on the host or not allowed "
                "for this user)", ip, port, proto, strerror (errno));
   close (fd);

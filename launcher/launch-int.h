@@ -1,4 +1,5 @@
-/* rdind - launcher internals shared between launch.c, api.c and doctor.c. */
+/* rdind - launcher internals shared between launch.c, doctor.c and the
+ * rdind-launch program (run.c, init.c, api.c). */
 #ifndef RDIND_LAUNCH_INT_H
 #define RDIND_LAUNCH_INT_H
 
@@ -51,8 +52,61 @@ int launch_slirp_call (const char *sock, const char *request, char **reply, rdin
  * (RDIND_USERNS_FD), so subordinate ids and newuidmap are not needed. */
 int launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, bool have_userns,
                       rdind_error_t *err);
+/* newuidmap/newgidmap (TOOL) PID 0 SELF 1 1 START COUNT. */
 int launch_map_ids (pid_t pid, const char *tool, unsigned long self, uint64_t start,
                     uint64_t count, rdind_error_t *err);
+/* Runs ARGV (absolute path) with stdin on /dev/null and waits; *OUT gets its
+ * stdout and stderr (first KiB, trailing newlines cut).  Returns the exit
+ * status (128 + signal when killed), or -1 when it cannot be started. */
+int launch_run_wait (char **argv, char **out);
+
+/* --- rdind-launch: the launcher's long-lived part, a program of its own ---
+ *
+ * `rdind launch` (launch.c) reads the configuration, checks the machine and
+ * resolves everything, then execs rdind-launch with these settings on its
+ * command line (run-args.c) and dockerd's environment as its own.  Strings
+ * are borrowed (from the configuration, or from rdind-launch's argv); the
+ * vectors that launch_run_parse() fills are its own, launch_run_release()
+ * frees them (the front's are borrowed too). */
+struct launch_run
+{
+  const char *state_dir;       /* dockerd.log, slirp4netns.log, copy-up scratch */
+  const char *rootlesskit_dir; /* ROOTLESSKIT_STATE_DIR: api.sock, slirp4netns.sock */
+  const char *docker_sock;     /* dockerd's socket (/run/docker.sock points at it) */
+  const char *slirp4netns;     /* absolute path */
+  char **slirp_args;           /* flags this slirp4netns supports (--enable-sandbox...) */
+  const char *cidr;
+  uint64_t mtu;
+  uint64_t stop_timeout;       /* seconds */
+  char **namespaces;           /* besides user, mount and network (launch_ns_flags) */
+  int userns_fd;               /* the sidecar's mapped user namespace (inherited), or -1 */
+  struct launch_ids ids;       /* subordinate ranges, for newuidmap when userns_fd < 0 */
+  const char *log_level;
+  char **dockerd_argv;         /* [0] is dockerd's absolute path */
+};
+
+/* rdind-launch's argv for R, HELPER its path (strv_free). */
+char **launch_run_to_argv (const struct launch_run *r, const char *helper);
+/* Fills R from rdind-launch's argv (strings point into ARGV). */
+int launch_run_parse (struct launch_run *r, int argc, char **argv, rdind_error_t *err);
+void launch_run_release (struct launch_run *r);
+
+/* What init (pid 1 of the new namespaces, init.c) needs; filled by the
+ * launcher parent before the fork. */
+struct launch_init
+{
+  int sync_fd;         /* reads 'g' (ids mapped) then 'n' (network up) */
+  int out_fd;          /* dockerd's stdout and stderr: the parent re-logs them */
+  char **dockerd_argv;
+  char **dockerd_env;
+  const char *state_dir;
+  const char *docker_sock;
+  const char *dns;
+  int ns_flags;        /* CLONE_NEW* of the namespaces below the user namespace */
+};
+
+/* Runs as pid 1 of the new namespaces until dockerd exits; never returns. */
+void launch_init_main (const struct launch_init *a) __attribute__ ((noreturn));
 
 /* Minimal HTTP over a unix socket (for rdind-docker-proxy): returns the
  * status code, *BODY the response body. */

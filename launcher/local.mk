@@ -2,11 +2,32 @@
 # doctor, and the userland proxy helper dockerd runs in rootless mode.
 noinst_LIBRARIES += liblauncher.a
 liblauncher_a_SOURCES = launcher/launch.c launcher/launch.h launcher/launch-int.h \
-	launcher/api.c launcher/doctor.c launcher/util.c
+	launcher/api.c launcher/doctor.c launcher/util.c launcher/run-args.c
+
+# The programs that stay resident while dockerd runs: rdind-launch (the
+# launcher's parent and pid 1 of its namespaces, exec'd by `rdind launch`)
+# and rdind-docker-proxy (one per published port).  They link no OpenSSL,
+# libuv or inih, and are static against musl when configure finds it
+# (--with-launch-libc): their own copy of the C-library-only sources, built
+# with LAUNCH_CFLAGS, while rdind and the unit tests use liblauncher.a.
+LAUNCH_RT_CC_FLAGS = $(RDIND_WARN_CFLAGS) $(LAUNCH_CFLAGS) $(SAN_CFLAGS) $(COV_CFLAGS)
+LAUNCH_RT_LD_FLAGS = $(LAUNCH_LDFLAGS) $(SAN_LDFLAGS) $(COV_LDFLAGS)
+noinst_LIBRARIES += liblaunchrt.a
+liblaunchrt_a_SOURCES = launcher/api.c launcher/util.c launcher/run-args.c \
+	common/err.c common/log.c common/util.c
+liblaunchrt_a_CFLAGS = $(LAUNCH_RT_CC_FLAGS)
+
+pkglibexec_PROGRAMS += rdind-launch
+rdind_launch_SOURCES = launcher/run.c launcher/init.c
+rdind_launch_CFLAGS = $(LAUNCH_RT_CC_FLAGS)
+rdind_launch_LDFLAGS = $(LAUNCH_RT_LD_FLAGS)
+rdind_launch_LDADD = liblaunchrt.a
 
 bin_PROGRAMS += rdind-docker-proxy
 rdind_docker_proxy_SOURCES = launcher/docker-proxy.c
-rdind_docker_proxy_LDADD = liblauncher.a libcommon.a
+rdind_docker_proxy_CFLAGS = $(LAUNCH_RT_CC_FLAGS)
+rdind_docker_proxy_LDFLAGS = $(LAUNCH_RT_LD_FLAGS)
+rdind_docker_proxy_LDADD = liblaunchrt.a
 
 check_PROGRAMS += tests/unit/test-launcher
 TESTS += tests/unit/test-launcher

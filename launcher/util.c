@@ -1,5 +1,7 @@
-/* rdind - launcher helpers: subordinate ids, executable lookup, the slirp4netns
- * network's well-known hosts, a flat JSON reader, and the storage probe. */
+/* rdind - launcher helpers: subordinate ids and their mapping, executable
+ * lookup, the slirp4netns network's well-known hosts, a flat JSON reader, the
+ * namespace flags and the storage probe.  Built into both `rdind` and the
+ * static rdind-launch, so nothing here may need more than the C library. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -15,6 +17,7 @@
 #include <unistd.h>
 
 #include "conf.h"
+#include "launch-int.h"
 #include "launch.h"
 #include "util.h"
 
@@ -339,4 +342,92 @@ launch_pick_storage (const struct rdind_conf *conf, char **driver, char **why, r
   xasprintf (why, "overlay2 unusable (%s) and fuse-overlayfs %s; vfs is slow", owhy,
              fuse ? "cannot open /dev/fuse" : "is not installed");
   return 0;
+}
+
+int
+launch_run_wait (char **argv, char **out_err)
+{
+  int pfd[2], st;
+  pid_t pid;
+  char buf[1024];
+  ssize_t n;
+  size_t len = 0;
+
+  if (pipe2 (pfd, O_CLOEXEC) < 0)
+    return -1;
+  pid = fork ();
+  if (pid == 0)
+    {
+      int devnull = open ("/dev/null", O_RDONLY);
+      dup2 (devnull, 0);
+      dup2 (pfd[1], 1);
+      dup2 (pfd[1], 2);
+      execv (argv[0], argv);
+      _exit (127);
+    }
+  close (pfd[1]);
+  if (pid < 0)
+    {
+      close (pfd[0]);
+      return -1;
+    }
+  while (len < sizeof buf - 1 && (n = read (pfd[0], buf + len, sizeof buf - 1 - len)) > 0)
+    len += n;
+  buf[len] = '\0';
+  while (len && (buf[len - 1] == '\n'))
+    buf[--len] = '\0';
+  close (pfd[0]);
+  while (waitpid (pid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (out_err)
+    *out_err = xstrdup (buf);
+  return WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+}
+
+/* newuidmap PID 0 UID 1 1 SUBSTART SUBCOUNT: root inside is us, and ids
+ * 1..65536 come from the subordinate range. */
+int
+launch_map_ids (pid_t pid, const char *tool, unsigned long self, uint64_t start, uint64_t count,
+                rdind_error_t *err)
+{
+  cleanup_free char *exe = launch_find_exe (tool);
+  cleanup_free char *out = NULL;
+  char spid[32], sself[32], sstart[32], scount[32];
+  char *argv[] = { exe, spid, "0", sself, "1", "1", sstart, scount, NULL };
+  int r;
+
+  if (exe == NULL)
+    return rdind_make_error (err, 0, "%s not found: install the uidmap package", tool);
+  snprintf (spid, sizeof spid, "%d", (int) pid);
+  snprintf (sself, sizeof sself, "%lu", self);
+  snprintf (sstart, sizeof sstart, "%llu", (unsigned long long) start);
+  snprintf (scount, sizeof scount, "%llu", (unsigned long long) count);
+  r = launch_run_wait (argv, &out);
+  if (r < 0)
+    return rdind_make_error (err, errno, "run %s", exe);
+  if (r != 0)
+    {
+      const char *cap = strcmp (tool, "newuidmap") == 0 ? "cap_setuid" : "cap_setgid";
+      if (strstr (out, "write to") && strstr (out, "failed"))
+        return rdind_make_error (err, 0,
+                                 "%s: %s; a setuid-only %s cannot map ids here (container without "
+                                 "CAP_SYS_ADMIN): fix with `chmod u-s %s && setcap %s+ep %s`",
+                                 exe, out, tool, exe, cap, exe);
+      return rdind_make_error (err, 0, "%s failed (status %d): %s", exe, r, out);
+    }
+  return 0;
+}
+
+int
+launch_ns_flags (char **names)
+{
+  int flags = CLONE_NEWPID; /* always: see conf's check */
+  for (char **n = names; n && *n; n++)
+    if (strcmp (*n, "uts") == 0)
+      flags |= CLONE_NEWUTS;
+    else if (strcmp (*n, "ipc") == 0)
+      flags |= CLONE_NEWIPC;
+    else if (strcmp (*n, "cgroup") == 0)
+      flags |= CLONE_NEWCGROUP;
+  return flags;
 }

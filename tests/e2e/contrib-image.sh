@@ -44,7 +44,7 @@ tar -C "$top_srcdir" --exclude=.git --exclude=./build --exclude='./build-*' \
     --exclude='*.o' --exclude='*.a' --exclude=.deps --exclude=autom4te.cache \
     --exclude=./config.status --exclude=./config.h --exclude=./config.log \
     --exclude=./stamp-h1 --exclude=./rdind --exclude=./rotkit \
-    --exclude=./rdind-docker-proxy --exclude='*.trs' --exclude='*.log' -cf - . |
+    --exclude=./rdind-docker-proxy --exclude=./rdind-launch --exclude='*.trs' --exclude='*.log' -cf - . |
     docker build --network host -f contrib/Dockerfile -t "$IMG" - >"$T/build.log" 2>&1
 rc=$?
 dump_on_fail "$T/build.log"

@@ -23,7 +23,7 @@ launch () {
     as_user "$RDIND" launch >>"$T/launch.log" 2>&1 &
     LPID=$!   # the background subshell; its status is rdind's
     wait_for 60 docker version || fail "dockerd did not answer within 60 s"
-    RPID=$(pgrep -o -u "$E2E_USER" -x rdind) || fail "no rdind process"
+    RPID=$(pgrep -o -u "$E2E_USER" -x rdind-launch) || fail "no rdind-launch process (rdind launch execs it)"
 }
 # stop: SIGTERM, then the launcher must exit 0 and leave no process behind.
 stop () {
@@ -50,6 +50,15 @@ pass "dockerd runs in its own user, mnt, net, pid, uts and ipc namespaces"
 grep -q 'src=dockerd msg="Daemon has completed initialization"' "$T/launch.log" || fail "dockerd's output is not re-logged with src=dockerd"
 grep -q 'Daemon has completed initialization' "$STATE/dockerd.log" || fail "dockerd.log misses dockerd's output"
 pass "dockerd's output: tagged src=dockerd on stderr, and kept in dockerd.log"
+# What stays resident besides dockerd is rdind-launch and its rdind-init: a
+# small program without OpenSSL or libuv (the rdind binary has both).
+IPID=$(pgrep -u "$E2E_USER" -x rdind-init) || fail "no rdind-init process"
+own_kib=0
+for p in $RPID $IPID; do
+    grep -qE 'libssl|libcrypto|libuv|libinih' /proc/$p/maps && fail "$(cat /proc/$p/comm) maps $(grep -oE 'lib(ssl|crypto|uv|inih)[^ ]*' /proc/$p/maps | sort -u | tr '\n' ' ')"
+    own_kib=$(( own_kib + $(awk '/^VmRSS:/ {print $2}' /proc/$p/status) ))
+done
+pass "launcher processes (rdind-launch, rdind-init) map no OpenSSL, libuv or inih (${own_kib} KiB resident)"
 grep -q 'msg="storage driver" driver=' "$T/launch.log" || fail "no storage driver log line"
 pass "storage driver choice logged: $(grep -o 'driver=[^ ]*' "$T/launch.log" | head -1)"
 

@@ -21,7 +21,7 @@ launch () {
     as_user "$RDIND" launch >"$T/launch.log" 2>&1 &
     LPID=$!
     wait_for 60 docker version || fail "dockerd did not answer within 60 s"
-    RPID=$(pgrep -o -u "$E2E_USER" -x rdind) || fail "no rdind process"
+    RPID=$(pgrep -o -u "$E2E_USER" -x rdind-launch) || fail "no rdind-launch process (rdind launch execs it)"
 }
 no_procs_left () {
     wait_for 5 sh -c "! pgrep -u $E2E_USER >/dev/null" || { pgrep -a -u "$E2E_USER"; fail "processes of $E2E_USER left: $1"; }

@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "launch-int.h"
 #include "launch.h"
 #include "log.h"
 #include "tap.h"
@@ -58,6 +59,65 @@ main (void)
     ok (launch_ns_flags (all) == (CLONE_NEWPID | CLONE_NEWUTS | CLONE_NEWIPC | CLONE_NEWCGROUP),
         "namespaces: pid, uts, ipc, cgroup");
     ok (launch_ns_flags (NULL) == CLONE_NEWPID, "namespaces: pid even when none are listed");
+  }
+
+  /* rdind launch hands rdind-launch its settings on the command line: what
+   * the front builds, the helper must read back unchanged. */
+  {
+    char *ns[] = { "pid", "uts", NULL }, *sargs[] = { "--enable-sandbox", NULL };
+    char *dargv[] = { "/usr/sbin/dockerd", "--data-root=/d r", "--", NULL };
+    struct launch_run in = { .state_dir = "/run/s", .rootlesskit_dir = "/run/s/rootlesskit",
+                             .docker_sock = "/run/s/docker.sock", .slirp4netns = "/usr/bin/slirp4netns",
+                             .slirp_args = sargs, .cidr = "10.0.2.0/24", .mtu = 65520,
+                             .stop_timeout = 15, .namespaces = ns, .userns_fd = -1,
+                             .ids = { 100000, 65536, 200000, 65537 }, .log_level = "debug",
+                             .dockerd_argv = dargv };
+    struct launch_run out;
+    char **argv = launch_run_to_argv (&in, "/x/rdind-launch");
+    int argc = (int) strv_len (argv);
+
+    ok (launch_run_parse (&out, argc, argv, &err) == 0, "rdind-launch argv parses");
+    ok (out.state_dir && strcmp (out.state_dir, "/run/s") == 0
+            && strcmp (out.rootlesskit_dir, "/run/s/rootlesskit") == 0
+            && strcmp (out.docker_sock, "/run/s/docker.sock") == 0
+            && strcmp (out.slirp4netns, "/usr/bin/slirp4netns") == 0
+            && strcmp (out.cidr, "10.0.2.0/24") == 0 && strcmp (out.log_level, "debug") == 0,
+        "paths, cidr and log level round-trip");
+    ok (out.mtu == 65520 && out.stop_timeout == 15 && out.userns_fd == -1
+            && out.ids.uid_start == 100000 && out.ids.uid_count == 65536
+            && out.ids.gid_start == 200000 && out.ids.gid_count == 65537,
+        "numbers and subordinate ranges round-trip");
+    ok (strv_len (out.namespaces) == 2 && strcmp (out.namespaces[1], "uts") == 0
+            && strv_len (out.slirp_args) == 1 && strcmp (out.slirp_args[0], "--enable-sandbox") == 0,
+        "namespaces and slirp4netns flags round-trip");
+    ok (strv_len (out.dockerd_argv) == 3 && strcmp (out.dockerd_argv[1], "--data-root=/d r") == 0
+            && strcmp (out.dockerd_argv[2], "--") == 0,
+        "dockerd argv after the first -- is kept verbatim");
+    launch_run_release (&out);
+    strv_free (argv);
+
+    in.userns_fd = 3;
+    argv = launch_run_to_argv (&in, "rdind-launch");
+    argc = (int) strv_len (argv);
+    ok (launch_run_parse (&out, argc, argv, &err) == 0 && out.userns_fd == 3
+            && !strv_contains (argv, "--subuid=100000:65536"),
+        "with the sidecar's user namespace: --userns-fd, no subordinate ranges");
+    launch_run_release (&out);
+    strv_free (argv);
+
+    char *no_dockerd[] = { "rdind-launch", "--state-dir=/s", "--", NULL };
+    ok (launch_run_parse (&out, 3, no_dockerd, &err) < 0 && err && strstr (err->msg, "rdind launch"),
+        "no dockerd: refused, pointing at rdind launch");
+    rdind_error_release (&err);
+    char *unknown[] = { "rdind-launch", "--bogus=1", "--", "dockerd", NULL };
+    ok (launch_run_parse (&out, 4, unknown, &err) < 0, "unknown option refused");
+    rdind_error_release (&err);
+    char *missing[] = { "rdind-launch", "--state-dir=/s", "--", "dockerd", NULL };
+    ok (launch_run_parse (&out, 4, missing, &err) < 0, "missing settings refused");
+    rdind_error_release (&err);
+    char *badfd[] = { "rdind-launch", "--userns-fd=1", "--", "dockerd", NULL };
+    ok (launch_run_parse (&out, 4, badfd, &err) < 0, "userns fd among stdio refused");
+    rdind_error_release (&err);
   }
 
   /* dockerd's (logrus) and containerd's lines keep their level and fields */

@@ -1,0 +1,253 @@
+/* rdind - init: pid 1 of the launcher's new namespaces, part of rdind-launch.
+ *
+ * Forked by the launcher parent (run.c) into new user (or the sidecar's),
+ * mount, network and pid namespaces: waits for its id maps, becomes root of
+ * the namespace, prepares the mounts dockerd expects (own /proc and /sys,
+ * copied-up /etc and /run, resolv.conf pointing at slirp4netns), waits for
+ * the network, then forks dockerd and stays as a minimal pid 1. */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <grp.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <sys/prctl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "launch-int.h"
+#include "log.h"
+#include "util.h"
+
+static int
+read_byte (int fd, char want)
+{
+  char c;
+  ssize_t n;
+  do
+    n = read (fd, &c, 1);
+  while (n < 0 && errno == EINTR);
+  return n == 1 && c == want ? 0 : -1;
+}
+
+static bool
+in_list (const char *name, const char *const *skip)
+{
+  for (; skip && *skip; skip++)
+    if (strcmp (name, *skip) == 0)
+      return true;
+  return false;
+}
+
+/* rootlesskit's copy-up: a tmpfs over DIR whose entries are binds of the
+ * original ones (symlinks recreated), so dockerd may add or replace entries
+ * (resolv.conf, /run/docker...) without touching the host's.  The original
+ * is reached through an fd because DIR itself (or TMPBASE, when the state dir
+ * lives under /run) disappears under the tmpfs. */
+static int
+copy_up (const char *dir, const char *tmpbase, const char *const *skip, rdind_error_t *err)
+{
+  cleanup_free char *tmp = NULL;
+  cleanup_close int dfd = -1;
+  DIR *d;
+  struct dirent *de;
+
+  xasprintf (&tmp, "%s/.copyup-%s", tmpbase, dir[1] ? dir + 1 : "root");
+  if (mkdir (tmp, 0700) < 0 && errno != EEXIST)
+    return rdind_make_error (err, errno, "mkdir %s", tmp);
+  if (mount (dir, tmp, NULL, MS_BIND | MS_REC, NULL) < 0)
+    return rdind_make_error (err, errno, "bind %s", dir);
+  dfd = open (tmp, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+  if (dfd < 0)
+    return rdind_make_error (err, errno, "open %s", tmp);
+  if (mount ("tmpfs", dir, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+    return rdind_make_error (err, errno, "mount tmpfs on %s", dir);
+  d = fdopendir (dup (dfd));
+  if (d == NULL)
+    return rdind_make_error (err, errno, "opendir %s", tmp);
+  while ((de = readdir (d)))
+    {
+      struct stat st;
+      char src[PATH_MAX], dst[PATH_MAX];
+
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0
+          || in_list (de->d_name, skip))
+        continue;
+      if (fstatat (dfd, de->d_name, &st, AT_SYMLINK_NOFOLLOW) < 0)
+        continue;
+      snprintf (src, sizeof src, "/proc/self/fd/%d/%s", dfd, de->d_name);
+      snprintf (dst, sizeof dst, "%s/%s", dir, de->d_name);
+      if (S_ISLNK (st.st_mode))
+        {
+          char target[PATH_MAX];
+          ssize_t n = readlinkat (dfd, de->d_name, target, sizeof target - 1);
+          if (n < 0)
+            continue;
+          target[n] = '\0';
+          if (symlink (target, dst) < 0)
+            log_warn ("copy-up: cannot recreate symlink", "path=%s errno=%d", dst, errno);
+          continue;
+        }
+      if (S_ISDIR (st.st_mode))
+        mkdir (dst, st.st_mode & 07777);
+      else
+        {
+          int fd = open (dst, O_CREAT | O_WRONLY | O_CLOEXEC, st.st_mode & 0777);
+          if (fd >= 0)
+            close (fd);
+        }
+      if (mount (src, dst, NULL, MS_BIND | MS_REC, NULL) < 0)
+        log_warn ("copy-up: cannot bind", "path=%s error=%s", dst, log_quote (0, strerror (errno)));
+    }
+  closedir (d);
+  /* The bind of the original is no longer needed; where it stays reachable
+   * (tmpbase outside DIR) detach it, else it is hidden under the tmpfs. */
+  umount2 (tmp, MNT_DETACH);
+  rmdir (tmp);
+  return 0;
+}
+
+static int
+child_mounts (const struct launch_init *a, rdind_error_t *err)
+{
+  static const char *const etc_skip[] = { "resolv.conf", NULL };
+  static const char *const run_skip[] = { "docker", "docker.sock", "docker.pid", "containerd",
+                                          "runc", "xtables.lock", NULL };
+  cleanup_free char *resolv = NULL;
+  cleanup_free char *cg = NULL;
+
+  /* Nothing we mount may leak to the host: receive, never send. */
+  if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+    return rdind_make_error (err, errno, "make / rslave");
+  /* A proc of our own pid namespace, or dockerd and runc would see the
+   * host's pids.  EPERM here means /proc is masked by the outer runtime. */
+  if (mount ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    return rdind_make_error (err, errno,
+                             "mount a new /proc: the container masks /proc; run it with "
+                             "`--security-opt systempaths=unconfined` (Kubernetes: procMount: Unmasked)");
+  /* sysfs of the new netns (dockerd reads /sys/class/net), keeping the
+   * cgroup mounts it would hide. */
+  xasprintf (&cg, "%s/.cgroup", a->state_dir);
+  mkdir (cg, 0700);
+  if (mount ("/sys/fs/cgroup", cg, NULL, MS_BIND | MS_REC, NULL) == 0)
+    {
+      if (mount ("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
+        {
+          if (mount (cg, "/sys/fs/cgroup", NULL, MS_MOVE, NULL) < 0)
+            log_warn ("cannot move the cgroup mounts back under /sys", "error=%s",
+                      log_quote (0, strerror (errno)));
+        }
+      else
+        {
+          log_warn ("keeping the host's /sys", "error=%s", log_quote (0, strerror (errno)));
+          umount2 (cg, MNT_DETACH);
+        }
+    }
+  rmdir (cg);
+
+  if (copy_up ("/etc", a->state_dir, etc_skip, err) < 0)
+    return rdind_error_wrap (err, "copy-up /etc");
+  if (copy_up ("/run", a->state_dir, run_skip, err) < 0)
+    return rdind_error_wrap (err, "copy-up /run");
+  /* The host's resolver (often 127.0.0.53) is unreachable from the netns:
+   * slirp4netns serves DNS at network + 3. */
+  xasprintf (&resolv, "nameserver %s\n", a->dns);
+  if (write_file_atomic ("/etc/resolv.conf", resolv, strlen (resolv), 0644, err) < 0)
+    return rdind_error_wrap (err, "write /etc/resolv.conf");
+  /* With a cgroup namespace, a cgroup2 mount of our own shows our cgroup as
+   * the root, as dockerd expects inside its own namespace. */
+  if ((a->ns_flags & CLONE_NEWCGROUP)
+      && mount ("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    log_warn ("cgroup namespace: cannot mount cgroup2, keeping the inherited view", "error=%s",
+              log_quote (0, strerror (errno)));
+  if (mkdir ("/run/docker", 0700) < 0 && errno != EEXIST)
+    return rdind_make_error (err, errno, "mkdir /run/docker");
+  /* Testcontainers' Ryuk bind-mounts /var/run/docker.sock (/var/run is
+   * /run): a symlink to the real socket lets the mount resolve to it. */
+  unlink ("/run/docker.sock");
+  if (symlink (a->docker_sock, "/run/docker.sock") < 0)
+    return rdind_make_error (err, errno, "symlink /run/docker.sock");
+  return 0;
+}
+
+void
+launch_init_main (const struct launch_init *a)
+{
+  rdind_error_t err = NULL;
+  sigset_t set;
+  pid_t dockerd;
+  int st, code = 1;
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  prctl (PR_SET_NAME, "rdind-init");
+  if (read_byte (a->sync_fd, 'g') < 0)
+    _exit (1);
+  /* We are root of the namespace now that the maps exist. */
+  if (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
+    {
+      rdind_make_error (&err, errno, "become root in the user namespace");
+      _exit (rdind_error_report (&err, 1));
+    }
+  setgroups (0, NULL);
+  if (child_mounts (a, &err) < 0)
+    _exit (rdind_error_report (&err, 1));
+  if (read_byte (a->sync_fd, 'n') < 0)
+    _exit (1);
+  close (a->sync_fd);
+
+  dockerd = fork ();
+  if (dockerd == 0)
+    {
+      int nul = open ("/dev/null", O_RDONLY);
+      if (nul < 0)
+        _exit (127);
+      dup2 (nul, 0);
+      dup2 (a->out_fd, 1);
+      dup2 (a->out_fd, 2);
+      sigemptyset (&set);
+      sigprocmask (SIG_SETMASK, &set, NULL);
+      execve (a->dockerd_argv[0], a->dockerd_argv, a->dockerd_env);
+      dprintf (2, "rdind-init: exec %s: %s\n", a->dockerd_argv[0], strerror (errno));
+      _exit (127);
+    }
+  if (dockerd < 0)
+    _exit (1);
+  close (a->out_fd);
+
+  /* A minimal pid 1 (tini's loop): forward stop signals to dockerd, reap
+   * every orphan; when dockerd is gone we exit and the kernel kills what is
+   * left in the pid namespace. */
+  sigemptyset (&set);
+  sigaddset (&set, SIGCHLD);
+  sigaddset (&set, SIGTERM);
+  sigaddset (&set, SIGINT);
+  sigaddset (&set, SIGHUP);
+  for (;;)
+    {
+      siginfo_t si;
+      int sig = sigwaitinfo (&set, &si);
+      pid_t p;
+
+      if (sig < 0)
+        continue;
+      if (sig != SIGCHLD)
+        {
+          kill (dockerd, sig);
+          continue;
+        }
+      while ((p = waitpid (-1, &st, WNOHANG)) > 0)
+        if (p == dockerd)
+          {
+            code = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+            _exit (code);
+          }
+    }
+}
+

@@ -1,0 +1,490 @@
+/* rdind-launch - the launcher's long-lived part, a program of its own.
+ *
+ * `rdind launch` (launch.c) reads the configuration, checks the machine,
+ * resolves every setting and execs this program with them (run-args.c), so
+ * the processes that stay resident while dockerd runs link no OpenSSL, libuv
+ * or inih, and are static (configure's --with-launch-libc): rootlesskit's
+ * parent alone is ~10 MiB resident, these two together ~0.3 MiB with musl.
+ *
+ * Process tree (no rootlesskit binary at run time):
+ *   rdind-launch (host namespaces: id maps, slirp4netns, port API, signals,
+ *    │            dockerd's output re-logged)
+ *    ├─ slirp4netns  (joins the child's netns; exits with us via --exit-fd)
+ *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces, init.c:
+ *        │            mounts, reaps, forwards signals; its exit kills the
+ *        │            namespace)
+ *        └─ dockerd  (rootless mode, unix socket only)
+ *
+ * Our environment is dockerd's: the front built it. */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/prctl.h>
+#include <sys/signalfd.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "launch-int.h"
+#include "launch.h"
+#include "log.h"
+#include "util.h"
+
+static void
+tail_log (const char *path, int lines)
+{
+  cleanup_free char *buf = NULL;
+  size_t len = 0;
+  const char *p;
+  int n = 0;
+
+  if (read_file (path, &buf, &len, NULL) < 0 || len == 0)
+    return;
+  p = buf + len;
+  while (p > buf && n <= lines)
+    if (*--p == '\n')
+      n++;
+  if (*p == '\n')
+    p++;
+  fprintf (stderr, "----- last lines of %s -----\n%s", path, p);
+  if (len && buf[len - 1] != '\n')
+    fputc ('\n', stderr);
+}
+
+/* Starts init (launch_init_main) in new namespaces.  Without USERNS_FD it is born
+ * in a new user namespace too, which the caller then maps with newuidmap.
+ * With it, an intermediate process joins that namespace (as its owner we may
+ * enter it with no capability of our own) and creates init there with
+ * CLONE_PARENT, so init is still our child and the new mount, network and
+ * pid namespaces belong to the mapped user namespace.  CLOSE_FDS: the
+ * parent's fds init must not hold. */
+static pid_t
+spawn_init (const struct launch_init *a, int userns_fd, const int *close_fds, size_t n_close,
+            rdind_error_t *err)
+{
+  int pfd[2];
+  pid_t mid, child = -1;
+  int st, e = 0;
+
+  if (userns_fd < 0)
+    {
+      child = syscall (SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | a->ns_flags | SIGCHLD,
+                       NULL, NULL, NULL, 0);
+      if (child == 0)
+        {
+          for (size_t i = 0; i < n_close; i++)
+            close (close_fds[i]);
+          launch_init_main (a);
+        }
+      if (child < 0)
+        return rdind_make_error (err, errno,
+                                 "create user+mount+net+pid namespaces: unprivileged user namespaces "
+                                 "are refused here (sysctl, AppArmor or seccomp): run `rdind doctor`");
+      return child;
+    }
+  if (pipe2 (pfd, O_CLOEXEC) < 0)
+    return rdind_make_error (err, errno, "pipe");
+  mid = fork ();
+  if (mid == 0)
+    {
+      close (pfd[0]);
+      if (setns (userns_fd, CLONE_NEWUSER) < 0)
+        {
+          e = errno;
+          (void) !write (pfd[1], &e, sizeof e);
+          _exit (1);
+        }
+      child = syscall (SYS_clone, CLONE_PARENT | CLONE_NEWNS | CLONE_NEWNET | a->ns_flags | SIGCHLD,
+                       NULL, NULL, NULL, 0);
+      if (child == 0)
+        {
+          close (pfd[1]);
+          for (size_t i = 0; i < n_close; i++)
+            close (close_fds[i]);
+          launch_init_main (a);
+        }
+      e = child < 0 ? errno : 0;
+      (void) !write (pfd[1], &e, sizeof e);
+      (void) !write (pfd[1], &child, sizeof child);
+      _exit (0);
+    }
+  close (pfd[1]);
+  if (mid < 0)
+    {
+      close (pfd[0]);
+      return rdind_make_error (err, errno, "fork");
+    }
+  if (read (pfd[0], &e, sizeof e) != sizeof e)
+    e = EIO;
+  if (e == 0 && read (pfd[0], &child, sizeof child) != sizeof child)
+    e = EIO;
+  close (pfd[0]);
+  while (waitpid (mid, &st, 0) < 0 && errno == EINTR)
+    ;
+  if (e != 0)
+    return rdind_make_error (err, e,
+                             "enter the user namespace prepared by rdind sidecar and create "
+                             "mount+net+pid namespaces in it: a seccomp profile must allow setns "
+                             "and unshare (run the container with contrib/seccomp.json)");
+  return child;
+}
+
+/* Re-logs dockerd's output, a line at a time, tagged src=dockerd, and keeps
+ * a copy in dockerd.log (read back when dockerd dies).  FINAL: flush a last
+ * line without its newline. */
+struct outbuf
+{
+  char buf[8192];
+  size_t len;
+  int log_fd;
+};
+
+static void
+relay_lines (struct outbuf *o, bool final)
+{
+  char fields[4096];
+  size_t off = 0;
+
+  while (off < o->len)
+    {
+      char *nl = memchr (o->buf + off, '\n', o->len - off);
+      char line[sizeof o->buf + 1];
+      size_t n;
+
+      if (nl)
+        n = (size_t) (nl - (o->buf + off));
+      else if (final || (off == 0 && o->len == sizeof o->buf))
+        n = o->len - off; /* a last or an overlong line */
+      else
+        break;
+      memcpy (line, o->buf + off, n);
+      line[n] = '\0';
+      if (o->log_fd >= 0)
+        {
+          (void) !write (o->log_fd, line, n);
+          (void) !write (o->log_fd, "\n", 1);
+        }
+      if (n)
+        log_line (log_foreign_fields (line, fields, sizeof fields), "dockerd", fields);
+      off += n + (nl ? 1 : 0);
+    }
+  o->len -= off;
+  memmove (o->buf, o->buf + off, o->len);
+}
+
+static void
+relay_read (int fd, struct outbuf *o)
+{
+  ssize_t n;
+  while ((n = read (fd, o->buf + o->len, sizeof o->buf - o->len)) > 0)
+    {
+      o->len += (size_t) n;
+      relay_lines (o, false);
+    }
+}
+
+
+int
+main (int argc, char **argv)
+{
+  rdind_error_t err = NULL;
+  struct launch_run run;
+  cleanup_free char *guest = NULL, *dns = NULL, *api_path = NULL, *slirp_sock = NULL;
+  cleanup_free char *log_path = NULL, *s = NULL;
+  struct launch_api api = { 0 };
+  int sync[2] = { -1, -1 }, ready[2] = { -1, -1 }, exitp[2] = { -1, -1 }, outp[2] = { -1, -1 };
+  cleanup_free struct outbuf *relay = xmalloc0 (sizeof *relay);
+  sigset_t mask, oldmask;
+  pid_t child, slirp_pid = -1;
+  int sfd, status = 1;
+  bool stopping = false, dockerd_gone = false;
+  uint64_t deadline = 0;
+
+  log_set_source ("launcher");
+  relay->log_fd = -1;
+  if (launch_run_parse (&run, argc, argv, &err) < 0)
+    return rdind_error_report (&err, 2);
+  log_set_level (log_level_from_name (run.log_level, strlen (run.log_level)));
+  /* Neither slirp4netns nor dockerd may inherit the sidecar's namespace fd. */
+  if (run.userns_fd >= 0 && fcntl (run.userns_fd, F_SETFD, FD_CLOEXEC) < 0)
+    {
+      rdind_make_error (&err, errno,
+                        "--userns-fd=%d is not open: start `rdind launch`, which passes it",
+                        run.userns_fd);
+      return rdind_error_report (&err, 2);
+    }
+  if (launch_cidr_hosts (run.cidr, &guest, &dns, &err) < 0)
+    return rdind_error_report (&err, 2);
+  xasprintf (&api_path, "%s/api.sock", run.rootlesskit_dir);
+  xasprintf (&slirp_sock, "%s/slirp4netns.sock", run.rootlesskit_dir);
+  xasprintf (&log_path, "%s/dockerd.log", run.state_dir);
+  unlink (slirp_sock);
+
+  if (launch_api_listen (&api, api_path, slirp_sock, guest, &err) < 0)
+    return rdind_error_report (&err, 1);
+
+  sigemptyset (&mask);
+  sigaddset (&mask, SIGCHLD);
+  sigaddset (&mask, SIGTERM);
+  sigaddset (&mask, SIGINT);
+  sigaddset (&mask, SIGHUP);
+  sigaddset (&mask, SIGPIPE);
+  sigprocmask (SIG_BLOCK, &mask, &oldmask);
+  sigdelset (&mask, SIGPIPE);
+  sfd = signalfd (-1, &mask, SFD_CLOEXEC | SFD_NONBLOCK);
+
+  if (pipe2 (sync, O_CLOEXEC) < 0 || pipe2 (ready, O_CLOEXEC) < 0 || pipe2 (exitp, O_CLOEXEC) < 0
+      || pipe2 (outp, O_CLOEXEC) < 0)
+    {
+      rdind_make_error (&err, errno, "pipe");
+      return rdind_error_report (&err, 1);
+    }
+  relay->log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
+  fcntl (outp[0], F_SETFL, O_NONBLOCK);
+
+  /* bubblewrap's handshake: the child is born in its namespaces and waits
+   * on SYNC while we write its id maps from outside (only newuidmap, with
+   * its setuid bit or file capability, may map the subordinate range), or,
+   * with the sidecar's prepared namespace, simply until the network is up. */
+  {
+    struct launch_init a = { sync[0], outp[1], run.dockerd_argv, environ, run.state_dir,
+                             run.docker_sock, dns, launch_ns_flags (run.namespaces) };
+    /* Init holds none of the parent's pipes: slirp4netns's exit fd must
+     * reach EOF when the parent dies, whatever init does. */
+    int close_fds[] = { sync[1], api.fd, ready[0], ready[1], exitp[0],
+                        exitp[1], sfd,    outp[0],  relay->log_fd };
+    child = spawn_init (&a, run.userns_fd, close_fds, ARRAY_SIZE (close_fds), &err);
+  }
+  close (sync[0]);
+  close (outp[1]);
+  if (run.userns_fd >= 0)
+    close (run.userns_fd);
+  if (child < 0)
+    {
+      launch_api_close (&api);
+      return rdind_error_report (&err, 1);
+    }
+  api.child_pid = child;
+  if (run.userns_fd < 0
+      && (launch_map_ids (child, "newuidmap", getuid (), run.ids.uid_start, run.ids.uid_count,
+                          &err) < 0
+          || launch_map_ids (child, "newgidmap", getgid (), run.ids.gid_start, run.ids.gid_count,
+                             &err) < 0))
+    {
+      kill (child, SIGKILL);
+      waitpid (child, NULL, 0);
+      launch_api_close (&api);
+      return rdind_error_report (&err, 1);
+    }
+  if (write (sync[1], "g", 1) != 1)
+    goto child_died;
+
+  /* slirp4netns: the child's only route out; --exit-fd makes it exit when
+   * we do (even SIGKILLed), --ready-fd replaces polling. */
+  {
+    char sp[32], rfd[32], efd[32], mtu[32];
+    cleanup_free char *slirp_log = NULL;
+    xasprintf (&slirp_log, "%s/slirp4netns.log", run.state_dir);
+    /* Ten fixed arguments, the optional flags, and the terminating NULL. */
+    cleanup_free char **sargv = xmalloc ((11 + strv_len (run.slirp_args)) * sizeof *sargv);
+    int n = 0;
+    snprintf (sp, sizeof sp, "%d", (int) child);
+    snprintf (rfd, sizeof rfd, "--ready-fd=%d", ready[1]);
+    snprintf (efd, sizeof efd, "--exit-fd=%d", exitp[0]);
+    snprintf (mtu, sizeof mtu, "--mtu=%llu", (unsigned long long) run.mtu);
+    xasprintf (&s, "--api-socket=%s", slirp_sock);
+    sargv[n++] = (char *) run.slirp4netns;
+    sargv[n++] = "--configure";
+    sargv[n++] = mtu;
+    sargv[n++] = "--disable-host-loopback";
+    for (char **a = run.slirp_args; a && *a; a++)
+      sargv[n++] = *a;
+    sargv[n++] = rfd;
+    sargv[n++] = efd;
+    sargv[n++] = s;
+    char cidr[64];
+    snprintf (cidr, sizeof cidr, "--cidr=%s", run.cidr);
+    sargv[n++] = cidr;
+    sargv[n++] = sp;
+    sargv[n++] = "tap0";
+    sargv[n] = NULL;
+    slirp_pid = fork ();
+    if (slirp_pid == 0)
+      {
+        int nul = open ("/dev/null", O_RDWR);
+        int lfd = open (slirp_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+        sigprocmask (SIG_SETMASK, &oldmask, NULL);
+        dup2 (nul, 0);
+        /* slirp4netns chats on stderr at every API call: keep it in a file */
+        dup2 (lfd >= 0 ? lfd : nul, 1);
+        dup2 (lfd >= 0 ? lfd : nul, 2);
+        fcntl (ready[1], F_SETFD, 0);
+        fcntl (exitp[0], F_SETFD, 0);
+        prctl (PR_SET_PDEATHSIG, SIGKILL);
+        execv (run.slirp4netns, sargv);
+        _exit (127);
+      }
+    free (steal_pointer (&s));
+  }
+  close (ready[1]);
+  close (exitp[0]);
+  {
+    struct pollfd p = { ready[0], POLLIN, 0 };
+    char c = 0;
+    if (poll (&p, 1, 10000) <= 0 || read (ready[0], &c, 1) != 1 || c != '1')
+      {
+        rdind_make_error (&err, 0,
+                          "slirp4netns (%s) did not become ready within 10 s (see "
+                          "%s/slirp4netns.log)",
+                          run.slirp4netns, run.state_dir);
+        kill (child, SIGKILL);
+        kill (slirp_pid, SIGKILL);
+        waitpid (child, NULL, 0);
+        waitpid (slirp_pid, NULL, 0);
+        launch_api_close (&api);
+        return rdind_error_report (&err, 1);
+      }
+    close (ready[0]);
+  }
+  api.slirp_pid = slirp_pid;
+  log_info ("slirp4netns ready", "pid=%d cidr=%s mtu=%llu", (int) slirp_pid, run.cidr,
+            (unsigned long long) run.mtu);
+  if (write (sync[1], "n", 1) != 1)
+    goto child_died;
+  close (sync[1]);
+  sync[1] = -1;
+  log_info ("dockerd starting", "init_pid=%d socket=%s log=%s", (int) child, run.docker_sock,
+            log_path);
+
+  for (;;)
+    {
+      struct pollfd p[3] = { { sfd, POLLIN, 0 }, { api.fd, POLLIN, 0 }, { outp[0], POLLIN, 0 } };
+      int timeout = -1;
+      if (stopping)
+        {
+          uint64_t now = now_ms ();
+          timeout = deadline > now ? (int) (deadline - now) : 0;
+        }
+      int r = poll (p, outp[0] >= 0 ? 3 : 2, timeout);
+      if (r < 0 && errno != EINTR)
+        break;
+      if (stopping && now_ms () >= deadline)
+        {
+          log_warn ("dockerd did not stop in time, killing the namespace", "stop_timeout=%llu",
+                    (unsigned long long) run.stop_timeout);
+          kill (child, SIGKILL);
+          deadline = UINT64_MAX;
+        }
+      if (p[1].revents & POLLIN)
+        launch_api_serve_one (&api);
+      if (outp[0] >= 0 && (p[2].revents & (POLLIN | POLLHUP)))
+        {
+          relay_read (outp[0], relay);
+          if (p[2].revents & POLLHUP && !(p[2].revents & POLLIN))
+            {
+              relay_lines (relay, true);
+              close (outp[0]);
+              outp[0] = -1;
+            }
+        }
+      if (p[0].revents & POLLIN)
+        {
+          struct signalfd_siginfo si;
+          while (read (sfd, &si, sizeof si) == sizeof si)
+            {
+              if (si.ssi_signo == SIGCHLD)
+                {
+                  int st;
+                  pid_t w;
+                  while ((w = waitpid (-1, &st, WNOHANG)) > 0)
+                    {
+                      if (w == child)
+                        {
+                          status = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
+                          dockerd_gone = true;
+                        }
+                      else if (w == slirp_pid)
+                        {
+                          slirp_pid = -1;
+                          if (!stopping)
+                            {
+                              log_error ("slirp4netns exited; stopping dockerd", NULL);
+                              stopping = true;
+                              deadline = now_ms () + run.stop_timeout * 1000;
+                              kill (child, SIGTERM);
+                            }
+                        }
+                    }
+                }
+              else if (!stopping)
+                {
+                  log_info ("stopping dockerd", "signal=%d stop_timeout=%llu", (int) si.ssi_signo,
+                            (unsigned long long) run.stop_timeout);
+                  stopping = true;
+                  deadline = now_ms () + run.stop_timeout * 1000;
+                  kill (child, SIGTERM);
+                }
+              else
+                {
+                  log_warn ("second signal: killing the namespace", NULL);
+                  kill (child, SIGKILL);
+                }
+            }
+        }
+      if (dockerd_gone)
+        break;
+    }
+
+  if (outp[0] >= 0)
+    {
+      relay_read (outp[0], relay);
+      relay_lines (relay, true);
+    }
+  if (!stopping)
+    {
+      log_error ("dockerd exited", "status=%d", status);
+      tail_log (log_path, 20);
+    }
+  else
+    log_info ("dockerd stopped", "status=%d", status);
+  goto out;
+
+child_died:
+  waitpid (child, &status, 0);
+  status = 1;
+  log_error ("namespace setup failed", NULL);
+out:
+  /* Closing the exit fd is slirp4netns's signal to leave. */
+  close (exitp[1]);
+  if (slirp_pid > 0)
+    {
+      uint64_t end = now_ms () + 3000;
+      while (waitpid (slirp_pid, NULL, WNOHANG) == 0)
+        {
+          if (now_ms () > end)
+            {
+              kill (slirp_pid, SIGKILL);
+              waitpid (slirp_pid, NULL, 0);
+              break;
+            }
+          usleep (20000);
+        }
+    }
+  launch_api_close (&api);
+  unlink (slirp_sock);
+  if (sync[1] >= 0)
+    close (sync[1]);
+  if (outp[0] >= 0)
+    close (outp[0]);
+  if (relay->log_fd >= 0)
+    close (relay->log_fd);
+  close (sfd);
+  launch_run_release (&run);
+  return status;
+}
