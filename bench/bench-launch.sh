@@ -5,9 +5,10 @@
 # build tree (RDIND / top_builddir as for the tests).  Prints a table.
 #
 # ready = from start until `docker version` answers on the daemon's socket.
-# own RSS = resident memory of the launcher's own processes once ready:
-#   rdind: rdind + rdind-init;  rootlesskit: its parent process(es)
-#   (dockerd, containerd, slirp4netns excluded on both sides).
+# own RSS = resident memory of the launcher's own processes once ready: every
+#   process of the bench account except dockerd's (dockerd, containerd,
+#   containerd-shim, runc, docker-proxy) and slirp4netns, whatever its name
+#   (rdind: rdind-launch + rdind-init; rootlesskit: its parent and child).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/e2e/lib.sh"
 
 N=${1:-5}
@@ -21,30 +22,27 @@ kill_user_procs   # a clean start: nothing of the bench user may run already
 U=$T/u
 mkdir -p "$U" && chown "$E2E_USER": "$U"
 
-rss_kib () { # sum of VmRSS of the user's processes named $@
-    local total=0 pid n v
-    for n in "$@"; do
-        for pid in $(pgrep -u "$E2E_USER" -x "$n"); do
-            v=$(awk '/^VmRSS:/ {print $2}' /proc/$pid/status 2>/dev/null)
-            total=$(( total + ${v:-0} ))
-        done
+own_pids () { # the launcher's own processes (see above), pid:name
+    local pid n
+    for pid in $(pgrep -u "$E2E_USER"); do
+        n=$(cat /proc/$pid/comm 2>/dev/null) || continue
+        case $n in dockerd|containerd|containerd-shim*|runc|docker-proxy|slirp4netns) continue ;; esac
+        echo "$pid:$n"
+    done
+}
+sum_kib () { # $1 = field of /proc/PID/$2 (VmRSS of status, Pss of smaps_rollup), over own_pids
+    local total=0 p v
+    for p in $(own_pids); do
+        v=$(awk -v f="$1:" '$1 == f {print $2}' /proc/${p%%:*}/$2 2>/dev/null)
+        total=$(( total + ${v:-0} ))
     done
     echo "$total"
 }
-pss_kib () { # proportional share (shared library pages split among users)
-    local total=0 pid n v
-    for n in "$@"; do
-        for pid in $(pgrep -u "$E2E_USER" -x "$n"); do
-            v=$(awk '/^Pss:/ {print $2}' /proc/$pid/smaps_rollup 2>/dev/null)
-            total=$(( total + ${v:-0} ))
-        done
-    done
-    echo "$total"
-}
+own_names () { own_pids | cut -d: -f2 | sort | uniq -c | awk '{printf "%s%s", (NR>1 ? "+" : ""), ($1>1 ? $1"x" : "") $2}'; }
 now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 median () { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
-run_rdind () { # $1 = run index; prints "ready_ms rss_kib"
+run_rdind () { # $1 = run index; prints "ready_ms rss_kib pss_kib names"
     local st=$U/r$1 t0 t1 rss pid
     mkdir -p "$st" && chown "$E2E_USER": "$st"
     t0=$(now_ms)
@@ -52,8 +50,8 @@ run_rdind () { # $1 = run index; prints "ready_ms rss_kib"
         as_user "$RDIND" launch >"$st/launch.log" 2>&1 &
     wait_for 60 docker -H "unix://$st/s/docker.sock" version || fail "rdind run $1 not ready (see $st/launch.log)"
     t1=$(now_ms)
-    rss="$(rss_kib rdind rdind-init) $(pss_kib rdind rdind-init)"
-    pid=$(pgrep -o -u "$E2E_USER" -x rdind)
+    rss="$(sum_kib VmRSS status) $(sum_kib Pss smaps_rollup) $(own_names)"
+    pid=$(pgrep -o -u "$E2E_USER" -x rdind-launch)
     kill -TERM "$pid"; wait_for 30 sh -c "! pgrep -u $E2E_USER >/dev/null"
     echo "$(( t1 - t0 )) $rss"
 }
@@ -68,7 +66,7 @@ run_rootlesskit () {
         >"$st/log" 2>&1 &
     wait_for 60 docker -H "unix://$st/run/docker.sock" version || fail "rootlesskit run $1 not ready (see $st/log)"
     t1=$(now_ms)
-    rss="$(rss_kib rootlesskit) $(pss_kib rootlesskit)"
+    rss="$(sum_kib VmRSS status) $(sum_kib Pss smaps_rollup) $(own_names)"
     pkill -TERM -u "$E2E_USER" -x rootlesskit; wait_for 30 sh -c "! pgrep -u $E2E_USER >/dev/null"
     echo "$(( t1 - t0 )) $rss"
 }
@@ -83,6 +81,7 @@ r_pss=$(cut -d' ' -f3 "$T/rdind.txt" | median); k_pss=$(cut -d' ' -f3 "$T/rk.txt
 printf '\n%-34s %12s %16s %16s\n' "launcher ($N runs, median)" "ready (ms)" "own RSS (KiB)" "own PSS (KiB)"
 printf '%-34s %12s %16s %16s\n' "rdind launch" "$r_ready" "$r_rss" "$r_pss"
 printf '%-34s %12s %16s %16s\n' "dockerd-rootless.sh (rootlesskit)" "$k_ready" "$k_rss" "$k_pss"
+echo "own processes counted: rdind $(tail -1 "$T/rdind.txt" | cut -d' ' -f4); rootlesskit $(tail -1 "$T/rk.txt" | cut -d' ' -f4)"
 awk -v a="$r_ready" -v b="$k_ready" -v m="$r_rss" 'BEGIN {
     printf "ready ratio rdind/rootlesskit: %.2fx (target <= 1.0x)\n", a / b;
     printf "rdind own RSS: %.2f MiB (target <= 2 MiB)\n", m / 1024 }'
