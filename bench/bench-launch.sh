@@ -22,11 +22,13 @@ kill_user_procs   # a clean start: nothing of the bench user may run already
 U=$T/u
 mkdir -p "$U" && chown "$E2E_USER": "$U"
 
-own_pids () { # the launcher's own processes (see above), pid:name
-    local pid n
+own_pids () { # the launcher's own processes (see above), pid:name[/program when it differs]
+    local pid n e
     for pid in $(pgrep -u "$E2E_USER"); do
         n=$(cat /proc/$pid/comm 2>/dev/null) || continue
         case $n in dockerd|containerd|containerd-shim*|runc|docker-proxy|slirp4netns) continue ;; esac
+        e=$(basename "$(readlink /proc/$pid/exe 2>/dev/null)")
+        [ -z "$e" ] || [ "$e" = "$n" ] || n="$n/$e"
         echo "$pid:$n"
     done
 }
