@@ -94,13 +94,21 @@ setenv_strv (char ***env, const char *k, const char *v)
   free (kv);
 }
 
-static bool
-slirp_supports (const char *slirp, const char *flag)
+/* The hardening flags this slirp4netns knows (its releases added them over
+ * time), from one --help run: each run costs start-up time. */
+static void
+slirp_hardening (const char *slirp, char *args[3])
 {
+  static const char *const flags[] = { "--enable-sandbox", "--enable-seccomp" };
   cleanup_free char *out = NULL;
   char *argv[] = { (char *) slirp, "--help", NULL };
+  int n = 0;
+
   launch_run_wait (argv, &out);
-  return out && strstr (out, flag);
+  for (size_t i = 0; i < ARRAY_SIZE (flags); i++)
+    if (out && strstr (out, flags[i]))
+      args[n++] = (char *) flags[i];
+  args[n] = NULL;
 }
 
 int
@@ -205,7 +213,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   cleanup_strv char **denv = NULL;
   cleanup_strv char **hargv = NULL;
   char *slirp_args[3] = { NULL, NULL, NULL };
-  int userns_fd, n = 0;
+  int userns_fd;
 
   for (int i = 1; i < argc; i++)
     {
@@ -337,10 +345,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   if (getenv ("RDIND_REAL_DOCKER_PROXY"))
     setenv_strv (&denv, "RDIND_REAL_DOCKER_PROXY", getenv ("RDIND_REAL_DOCKER_PROXY"));
 
-  if (slirp_supports (slirp, "--enable-sandbox"))
-    slirp_args[n++] = "--enable-sandbox";
-  if (slirp_supports (slirp, "--enable-seccomp"))
-    slirp_args[n++] = "--enable-seccomp";
+  slirp_hardening (slirp, slirp_args);
 
   /* Everything is resolved: the part that stays resident while dockerd runs
    * (the parent and init) is rdind-launch, a small static program without
