@@ -20,7 +20,8 @@ build=${BUILDDIR:-$src/build}
 ./autogen.sh >/dev/null || { echo "autogen.sh failed"; echo "0 passed, 1 failed"; exit 1; }
 mkdir -p "$build"
 cd "$build"
-if ! "$src/configure" -q || ! make -j"$(nproc)" >make.log 2>&1; then
+# The test programs are built here too, so that their warnings count.
+if ! "$src/configure" -q || ! make -j"$(nproc)" >make.log 2>&1 || ! make -j"$(nproc)" check TESTS= >>make.log 2>&1; then
     cat make.log 2>/dev/null | tail -50
     echo "build failed"; echo "0 passed, 1 failed"; exit 1
 fi

@@ -13,18 +13,19 @@
 
 static char dir[] = "/tmp/test-engine-XXXXXX";
 
+/* Runs SCRIPT with sh in directory D (a mkdtemp name: no quoting needed). */
 static int
-sh (const char *fmt, const char *a)
+sh_in (const char *d, const char *script)
 {
   char cmd[4096];
-  snprintf (cmd, sizeof cmd, fmt, a, a, a, a, a, a, a, a);
+  snprintf (cmd, sizeof cmd, "cd '%s' && %s", d, script);
   return system (cmd);
 }
 
 /* ca/ + server/ + client dirs: client (CN=alice), bob (CN=bob, SAN
  * DNS:builder), two (two CNs, one is alice), evil (other CA, CN=alice). */
 static const char *mkcerts =
-  "set -e; cd %s; exec >/dev/null 2>&1;"
+  "set -e; exec >/dev/null 2>&1;"
   "mk() { mkdir -p $1; openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
   "  -keyout $1/key.pem -subj \"$2\" -out $1/req.csr;"
   "  openssl x509 -req -in $1/req.csr -CA $3/cert.pem -CAkey $3/key.pem -CAcreateserial"
@@ -118,7 +119,7 @@ main (void)
       printf ("1..0 # SKIP openssl CLI not installed\n");
       return 0;
     }
-  if (mkdtemp (dir) == NULL || sh (mkcerts, dir) != 0)
+  if (mkdtemp (dir) == NULL || sh_in (dir, mkcerts) != 0)
     {
       ok (0, "make test certificates in %s", dir);
       return done_testing ();
@@ -246,6 +247,6 @@ main (void)
   free (got);
   SSL_CTX_free (cctx);
   SSL_CTX_free (sctx);
-  sh ("rm -rf %s", dir);
+  sh_in (dir, "cd / && rm -rf -- \"$OLDPWD\"");
   return done_testing ();
 }
