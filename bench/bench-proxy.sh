@@ -441,6 +441,9 @@ row "unix socket" "${M[cp-unix]}" "${M[ver-unix]}" "$mem_unix" "dockerd"
 row "anchor (dockerd --tlsverify via rootlesskit)" "${M[cp-anchor]}" "${M[ver-anchor]}" \
     $(( mem_anchor_kit + mem_anchor_dockerd )) \
     "rootlesskit parent+child $mem_anchor_kit + dockerd $mem_anchor_dockerd (TLS + HTTP)"
+ratio_line "cp: rdind / unix socket" "${M[cp-rdind]}" "${M[cp-unix]}" 1.30
+ratio_line "cp: rdind / anchor" "${M[cp-rdind]}" "${M[cp-anchor]}" 1.00
+ratio_line "50x version: rdind / anchor" "${M[ver-rdind]}" "${M[ver-anchor]}" 1.00
 printf '(cp with "Accept-Encoding: identity", random data, storage driver %s on both dockerds;\n' "$DRIVER"
 printf ' the anchor dockerd through its own unix socket: cp %s s;\n' "$(sec "$acp_unix")"
 printf ' with the default client dockerd gzips over TCP: cp rdind %s s, anchor %s s, 1 run each)\n' \
@@ -454,9 +457,6 @@ for k in cp ver; do
         printf '%s [%s]  ' "$s" "$(awk -v k=$k -v s=$s '$1 == k && $2 == s {printf "%s%s", sep, $3; sep=" "}' "$T/times")"
     done)"
 done
-ratio_line "cp: rdind / unix socket" "${M[cp-rdind]}" "${M[cp-unix]}" 1.30
-ratio_line "cp: rdind / anchor" "${M[cp-rdind]}" "${M[cp-anchor]}" 1.00
-ratio_line "50x version: rdind / anchor" "${M[ver-rdind]}" "${M[ver-anchor]}" 1.00
 
 # The anchor must stop on its own (SIGTERM, as a container runtime would
 # send) and leave nothing: no rootlesskit, and no process naming its
