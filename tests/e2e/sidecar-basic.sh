@@ -70,6 +70,27 @@ if [ -x /usr/bin/docker ]; then
 fi
 check "rdind health" env RDIND_SIDECAR_LISTEN=127.0.0.1:$PORT RDIND_TLS_CERTDIR=$CERTS "$RDIND" health
 
+# A client with Nagle on (Python's ssl) must not wait for a delayed ACK
+# before its first request goes out (40 ms each time without TCP_QUICKACK).
+first_request_ms () {
+    python3 - "$CERTS/client" "$PORT" <<'PY'
+import socket, ssl, sys, time
+d, port = sys.argv[1], int(sys.argv[2])
+ctx = ssl.create_default_context(cafile=d + "/ca.pem")
+ctx.load_cert_chain(d + "/cert.pem", d + "/key.pem")
+ctx.check_hostname = False
+best = 1e9
+for _ in range(5):
+    t = time.monotonic()
+    with ctx.wrap_socket(socket.create_connection(("127.0.0.1", port))) as s:
+        s.sendall(b"GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n")
+        assert s.recv(64).startswith(b"HTTP/1.0 200")
+    best = min(best, (time.monotonic() - t) * 1000)
+print(int(best))
+PY
+}
+ms=$(first_request_ms) || fail "python TLS client could not ping through the endpoint"
+check "first request of a Nagle client answered in ${ms} ms (< 25)" test "$ms" -lt 25
 check "status /healthz answers 200" curl -sf --max-time 5 http://127.0.0.1:$SP/healthz
 check "status /metrics has the counters" sh -c "curl -sf --max-time 5 http://127.0.0.1:$SP/metrics | grep -q '^rdind_server_cert_expiry_seconds [0-9]'"
 
