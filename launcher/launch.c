@@ -35,54 +35,47 @@
 
 /* --- the front: resolve everything, then exec rdind-launch --- */
 
+/* NAME beside this binary (a build tree: the tests run rdind from there),
+ * else in the first of DIRS (where `make install` puts it) that has it. */
+static char *
+find_program (const char *name, const char *const *dirs)
+{
+  char self[PATH_MAX];
+  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
+  char *p = NULL;
+
+  if (n > 0)
+    {
+      self[n] = '\0';
+      xasprintf (&p, "%s/%s", dirname (self), name);
+      if (access (p, X_OK) == 0)
+        return p;
+      free (steal_pointer (&p));
+    }
+  for (; *dirs; dirs++)
+    {
+      xasprintf (&p, "%s/%s", *dirs, name);
+      if (access (p, X_OK) == 0)
+        return p;
+      free (steal_pointer (&p));
+    }
+  return NULL;
+}
+
 static char *
 find_proxy (void)
 {
-  char self[PATH_MAX];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  char *p = NULL;
-
-  if (n > 0)
-    {
-      self[n] = '\0';
-      xasprintf (&p, "%s/rdind-docker-proxy", dirname (self));
-      if (access (p, X_OK) == 0)
-        return p;
-      free (p);
-    }
-  xasprintf (&p, "%s/rdind-docker-proxy", BINDIR);
-  if (access (p, X_OK) == 0)
-    return p;
-  free (p);
-  xasprintf (&p, "%s/rdind-docker-proxy", LIBEXECDIR);
-  if (access (p, X_OK) == 0)
-    return p;
-  free (p);
-  return launch_find_exe ("rdind-docker-proxy");
+  static const char *const dirs[] = { BINDIR, LIBEXECDIR, NULL };
+  char *p = find_program ("rdind-docker-proxy", dirs);
+  return p ? p : launch_find_exe ("rdind-docker-proxy");
 }
 
-/* rdind-launch: beside this binary in a build tree (the tests run rdind
- * from there), else where `make install` puts it. */
+/* rdind-launch, the resident part (run.c). */
 static char *
 find_helper (void)
 {
-  char self[PATH_MAX];
-  ssize_t n = readlink ("/proc/self/exe", self, sizeof self - 1);
-  char *p = NULL;
-
-  if (n > 0)
-    {
-      self[n] = '\0';
-      xasprintf (&p, "%s/rdind-launch", dirname (self));
-      if (access (p, X_OK) == 0)
-        return p;
-      free (p);
-    }
-  xasprintf (&p, "%s/rdind-launch", PKGLIBEXECDIR);
-  if (access (p, X_OK) == 0)
-    return p;
-  free (p);
-  return NULL;
+  static const char *const dirs[] = { PKGLIBEXECDIR, NULL };
+  return find_program ("rdind-launch", dirs);
 }
 
 static void
