@@ -169,6 +169,24 @@ kill -HUP $SPID
 check "SIGHUP logged" wait_for 10 grep -q 'SIGHUP: reloading' "$LOG"
 check "serves after SIGHUP" timeout 20 docker version
 
+# A dockerd that stops answering (SIGSTOP) must not stall the sidecar's
+# event loop: the status endpoint keeps answering at once, the port closes
+# after the ping timeout, and it reopens when dockerd is back.
+DPID=$(pgrep -u "$E2E_USER" -x dockerd) || fail "no dockerd"
+kill -STOP "$DPID"
+on_exit "kill -CONT $DPID"
+slow=0
+for _ in $(seq 15); do
+    t=$(date +%s%N)
+    curl -s --max-time 5 -o /dev/null "http://127.0.0.1:$SP/metrics"
+    [ $(( ($(date +%s%N) - t) / 1000000 )) -lt 300 ] || slow=$((slow+1))
+    sleep 0.2
+done
+check "status endpoint answers at once while dockerd hangs (slow answers: $slow)" test "$slow" = 0
+check "port refused while dockerd hangs" wait_for 10 sh -c "! (exec 3<>/dev/tcp/127.0.0.1/$PORT) 2>/dev/null"
+kill -CONT "$DPID"
+check "port reopens when dockerd answers again" wait_for 20 timeout 5 docker version
+
 # dockerd killed: restarted, and the endpoint serves again.
 pkill -KILL -u "$E2E_USER" -x dockerd || fail "no dockerd to kill"
 check "launcher restart logged" wait_for 20 grep -q 'restarting launcher' "$LOG"
