@@ -134,6 +134,17 @@ alloc_cb (uv_handle_t *h UNUSED, size_t hint UNUSED, uv_buf_t *buf)
   buf->len = buf->base ? READ_CHUNK : 0;
 }
 
+/* dockerd -> client carries the bulk (docker cp, save, logs): reading more
+ * per call means fewer, larger TLS writes and fewer wake-ups. */
+#define UP_READ_CHUNK (256u * 1024)
+
+static void
+up_alloc_cb (uv_handle_t *h UNUSED, size_t hint UNUSED, uv_buf_t *buf)
+{
+  buf->base = malloc (UP_READ_CHUNK);
+  buf->len = buf->base ? UP_READ_CHUNK : 0;
+}
+
 static void
 conf_gen_free (struct conf_gen *g)
 {
@@ -222,7 +233,7 @@ client_written (uv_write_t *req, int status)
     {
       c->up_paused = false;
       if (c->up_connected && !c->up_eof)
-        uv_read_start ((uv_stream_t *) &c->up, alloc_cb, on_up_read);
+        uv_read_start ((uv_stream_t *) &c->up, up_alloc_cb, on_up_read);
     }
   maybe_finish (c);
 }
@@ -411,7 +422,7 @@ on_up_connect (uv_connect_t *req, int status)
       c->early = NULL;
       c->early_len = 0;
     }
-  uv_read_start ((uv_stream_t *) &c->up, alloc_cb, on_up_read);
+  uv_read_start ((uv_stream_t *) &c->up, up_alloc_cb, on_up_read);
   if (c->client_eof)
     {
       c->client_eof = false;
