@@ -50,6 +50,23 @@ cat "$T/nosub-launch.out"
 grep -q "check(s), [1-9][0-9]* FAIL" "$T/nosub-launch.out" || fail "launch does not print the doctor report on a missing requirement"
 pass "launch refuses a user without subordinate ids, naming the fix"
 
+# The same user with a range too small for dockerd's images (1000 ids).
+on_exit "sed -i '/^$NOSUB:/d' /etc/subuid /etc/subgid"
+echo "$NOSUB:900000:1000" >> /etc/subuid
+echo "$NOSUB:900000:1000" >> /etc/subgid
+as_nosub () {
+    setpriv --reuid="$NUID" --regid="$(id -g "$NOSUB")" --init-groups -- env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin \
+        HOME=/ USER="$NOSUB" RDIND_LAUNCHER_STATE_DIR="$T/n/s" RDIND_LAUNCHER_DATA_ROOT="$T/n/data" "$RDIND" "$@"
+}
+rc=0; as_nosub doctor >"$T/few.out" 2>&1 || rc=$?
+cat "$T/few.out"
+[ "$rc" = 1 ] && grep -q "^FAIL subuid .*has 1000 ids, 65536 needed" "$T/few.out" || fail "doctor: no FAIL for a 1000-id range (exit $rc)"
+rc=0; as_nosub launch >"$T/few-launch.out" 2>&1 || rc=$?
+cat "$T/few-launch.out"
+[ "$rc" = 3 ] && grep -q "only 1000 ids; dockerd's images need 65536" "$T/few-launch.out" || fail "launch with 1000 ids: exit $rc, no message"
+pass "a range of fewer than 65536 ids: doctor FAILs and launch refuses, saying so"
+sed -i "/^$NOSUB:/d" /etc/subuid /etc/subgid
+
 # An unopenable /dev/net/tun (restored by fix_tun on exit).
 on_exit "chmod 666 /dev/net/tun"
 chmod 600 /dev/net/tun
