@@ -320,20 +320,25 @@ int_enum (const struct key_def *k)
   return k->type == V_ENUM && (strcmp (k->key, "restart") == 0 || strcmp (k->key, "key_type") == 0);
 }
 
+/* Keys whose value is a NULL-terminated char ** (split on commas/spaces). */
+static bool
+is_list (enum vtype t)
+{
+  return t == V_PEERS || t == V_ALLOW || t == V_NAMES || t == V_ARGS || t == V_NSLIST;
+}
+
 static void
 free_value (const struct key_def *k, struct rdind_conf *c)
 {
   void *field = (char *) c + k->off;
-  switch (k->type)
+  if (is_list (k->type))
     {
-    case V_PEERS:
-    case V_ALLOW:
-    case V_NAMES:
-    case V_ARGS:
-    case V_NSLIST:
       strv_free (*(char ***) field);
       *(char ***) field = NULL;
-      break;
+      return;
+    }
+  switch (k->type)
+    {
     case V_STR:
     case V_HOSTPORT:
     case V_HOSTPORT_OPT:
@@ -970,14 +975,10 @@ static bool
 value_equal (const struct key_def *k, const struct rdind_conf *a, const struct rdind_conf *b)
 {
   const void *fa = (const char *) a + k->off, *fb = (const char *) b + k->off;
+  if (is_list (k->type))
+    return strv_equal (*(char **const *) fa, *(char **const *) fb);
   switch (k->type)
     {
-    case V_PEERS:
-    case V_ALLOW:
-    case V_NAMES:
-    case V_ARGS:
-    case V_NSLIST:
-      return strv_equal (*(char **const *) fa, *(char **const *) fb);
     case V_DURATION:
     case V_UINT:
       return *(const uint64_t *) fa == *(const uint64_t *) fb;
@@ -1023,41 +1024,37 @@ conf_copy_key (struct rdind_conf *dst, const struct rdind_conf *src, const char 
   const void *fs = (const char *) src + k->off;
 
   free_value (k, dst);
-  switch (k->type)
+  if (is_list (k->type))
     {
-    case V_PEERS:
-    case V_ALLOW:
-    case V_NAMES:
-    case V_ARGS:
-    case V_NSLIST:
+      char **v = xmalloc0 (sizeof (char *));
+      for (char *const *p = *(char **const *) fs; p && *p; p++)
+        strv_append (&v, *p);
+      *(char ***) fd = v;
+    }
+  else
+    switch (k->type)
       {
-        char **v = xmalloc0 (sizeof (char *));
-        for (char *const *p = *(char **const *) fs; p && *p; p++)
-          strv_append (&v, *p);
-        *(char ***) fd = v;
+      case V_DURATION:
+      case V_UINT:
+        *(uint64_t *) fd = *(const uint64_t *) fs;
         break;
-      }
-    case V_DURATION:
-    case V_UINT:
-      *(uint64_t *) fd = *(const uint64_t *) fs;
-      break;
-    case V_ENUM:
-      if (int_enum (k))
+      case V_ENUM:
+        if (int_enum (k))
+          {
+            if (strcmp (k->key, "restart") == 0)
+              *(enum conf_restart *) fd = *(const enum conf_restart *) fs;
+            else
+              *(enum conf_key_type *) fd = *(const enum conf_key_type *) fs;
+            break;
+          }
+        /* fallthrough */
+      default:
         {
-          if (strcmp (k->key, "restart") == 0)
-            *(enum conf_restart *) fd = *(const enum conf_restart *) fs;
-          else
-            *(enum conf_key_type *) fd = *(const enum conf_key_type *) fs;
+          const char *v = *(char *const *) fs;
+          *(char **) fd = v ? xstrdup (v) : NULL;
           break;
         }
-      /* fallthrough */
-    default:
-      {
-        const char *v = *(char *const *) fs;
-        *(char **) fd = v ? xstrdup (v) : NULL;
-        break;
       }
-    }
   free (dp->raw[i]);
   dp->raw[i] = sp->raw[i] ? xstrdup (sp->raw[i]) : NULL;
   free (dp->origin[i]);
