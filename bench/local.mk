@@ -2,3 +2,10 @@
 EXTRA_DIST += bench/bench-rotkit.sh
 EXTRA_DIST += bench/bench-launch.sh
 EXTRA_DIST += bench/bench-proxy.sh
+
+# bench-handshake.sh runs this: server CPU per handshake, rdind's TLS
+# context against OpenSSL's default one (built with `make`, not installed).
+noinst_PROGRAMS = bench/bench-handshake
+bench_bench_handshake_SOURCES = bench/bench-handshake.c
+bench_bench_handshake_LDADD = libtls.a libconf.a libcommon.a $(RDIND_EXT_LIBS)
+EXTRA_DIST += bench/bench-handshake.sh

@@ -1,5 +1,5 @@
 # TLS engine and server context (owned by the sidecar work): adds to libtls.a
-libtls_a_SOURCES += tls/engine.h tls/engine.c tls/ctx.h tls/ctx.c
+libtls_a_SOURCES += tls/engine.h tls/engine.c tls/ctx.h tls/ctx.c tls/libctx.h tls/libctx.c
 
 check_PROGRAMS += tests/unit/test-engine
 TESTS += tests/unit/test-engine

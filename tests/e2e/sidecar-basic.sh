@@ -154,6 +154,18 @@ wait_for 5 sh -c "[ \$(grep -c 'msg=rejected' '$LOG') -gt $n ]" || fail "no log 
 n=$(rejects)
 check "TLS 1.1 refused" sh -c "! echo | timeout 5 openssl s_client -tls1_1 -cipher DEFAULT@SECLEVEL=0 -connect 127.0.0.1:$PORT -cert $CERTS/client/cert.pem -key $CERTS/client/key.pem >/dev/null 2>&1"
 
+# No resumption: every connection proves its key and passes the peer check
+# afresh.  s_client saves the session it was handed only if it could resume
+# it (a TLS 1.2 ticket or session id, a TLS 1.3 ticket): none may come.
+# (stdin stays open half a second: TLS 1.3 tickets follow the handshake)
+sc () { sleep 0.5 | timeout 5 openssl s_client -connect "127.0.0.1:$PORT" -cert "$CERTS/client/cert.pem" \
+    -key "$CERTS/client/key.pem" -CAfile "$CERTS/client/ca.pem" "$@" 2>&1; }
+for v in 1.2 1.3; do
+    sc "-tls${v/./_}" -sess_out "$T/sess$v" >"$T/sc$v.out"
+    check "TLS $v: handshake completes, no resumable session handed out" \
+        sh -c "grep -q '^New, TLSv$v' '$T/sc$v.out' && ! test -e '$T/sess$v'"
+done
+
 # A client that never finishes its handshake is dropped after the timeout
 # while others are served.
 exec 7<>/dev/tcp/127.0.0.1/$PORT

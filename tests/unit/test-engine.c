@@ -6,9 +6,12 @@
 #include <string.h>
 #include <unistd.h>
 
+#include <openssl/err.h>
+
 #include "tap.h"
 #include "ctx.h"
 #include "engine.h"
+#include "libctx.h"
 #include "util.h"
 
 static char dir[] = "/tmp/test-engine-XXXXXX";
@@ -36,7 +39,25 @@ static const char *mkcerts =
   "printf 'subjectAltName=DNS:localhost\\n' > srv.ext; printf 'subjectAltName=DNS:builder\\n' > bob.ext;"
   "mk server /CN=localhost ca '-extfile srv.ext'; mk client /CN=alice ca '';"
   "mk bob /CN=bob ca '-extfile bob.ext'; mk two '/CN=mallory/CN=alice' ca '';"
-  "mk evil /CN=alice otherca ''; mk carol /CN=carol ca ''";
+  "mk evil /CN=alice otherca ''; mk carol /CN=carol ca '';"
+  /* rsa/: the same layout with RSA keys (rotkit's key_type = rsa2048) */
+  "mkdir -p rsa/ca; openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa/ca/key.pem -subj /CN=rsaca"
+  "  -days 3 -out rsa/ca/cert.pem;"
+  "mkr() { mkdir -p rsa/$1; openssl req -new -newkey rsa:2048 -nodes -keyout rsa/$1/key.pem -subj \"$2\""
+  "  -out rsa/$1/req.csr; openssl x509 -req -in rsa/$1/req.csr -CA rsa/ca/cert.pem -CAkey rsa/ca/key.pem"
+  "  -CAcreateserial -days 2 -out rsa/$1/cert.pem $3; cp rsa/ca/cert.pem rsa/$1/ca.pem; };"
+  "mkr server /CN=localhost '-extfile srv.ext'; mkr client /CN=alice ''";
+
+/* Counts the sessions a client was handed that carry a ticket (TLS 1.2
+ * ticket or TLS 1.3 NewSessionTicket): any would let it resume. */
+static int tickets;
+static int
+count_ticket (SSL *ssl UNUSED, SSL_SESSION *sess)
+{
+  if (SSL_SESSION_has_ticket (sess))
+    tickets++;
+  return 0;
+}
 
 /* Shuttles ciphertext both ways until nothing moves. */
 static void
@@ -77,6 +98,7 @@ handshake (struct tls_engine *c, struct tls_engine *s, rdind_error_t *serr)
       if (rs < 0 || rc < 0)
         break;
     }
+  if (cerr) diag ("client: %s", cerr->msg);
   rdind_error_release (&cerr);
   return rs;
 }
@@ -216,6 +238,79 @@ main (void)
     SSL_CTX_free (bare);
   }
 
+  /* The endpoint's contexts live in rdind's library context, which offers
+   * what TLS with ECDSA/RSA keys uses and nothing else. */
+  {
+    OSSL_LIB_CTX *lib = tls_libctx (&err);
+    ok (lib != NULL, "rdind's TLS library context loads");
+    /* Seen from a context: a CBC suite cannot be enabled, since its
+     * library context has no CBC cipher (OpenSSL's default one has). */
+    SSL_CTX *probe = tls_server_ctx_new (dir, &err);
+    SSL_CTX *dflt = SSL_CTX_new (TLS_server_method ());
+    ok (probe && dflt && SSL_CTX_set_cipher_list (dflt, "ECDHE-ECDSA-AES128-SHA") == 1
+        && SSL_CTX_set_cipher_list (probe, "ECDHE-ECDSA-AES128-SHA") == 0,
+        "server context lives there: no CBC suite (OpenSSL's default context has one)");
+    SSL_CTX_free (probe);
+    SSL_CTX_free (dflt);
+    EVP_MD *sha = EVP_MD_fetch (lib, "SHA2-256", NULL), *md5 = EVP_MD_fetch (lib, "MD5", NULL);
+    EVP_CIPHER *gcm = EVP_CIPHER_fetch (lib, "AES-128-GCM", NULL), *cbc = EVP_CIPHER_fetch (lib, "AES-128-CBC", NULL);
+    EVP_KEYMGMT *dsa = EVP_KEYMGMT_fetch (lib, "DSA", NULL), *ec = EVP_KEYMGMT_fetch (lib, "EC", NULL);
+    ok (sha && gcm && ec && !md5 && !cbc && !dsa,
+        "it offers SHA2-256, AES-128-GCM and EC keys, not MD5, AES-CBC or DSA");
+    EVP_MD_free (sha), EVP_MD_free (md5), EVP_CIPHER_free (gcm), EVP_CIPHER_free (cbc);
+    EVP_KEYMGMT_free (dsa), EVP_KEYMGMT_free (ec);
+    ERR_clear_error ();
+  }
+
+  /* RSA keys (rotkit's rsa key types) load and handshake in that context. */
+  {
+    cleanup_free char *rdir = NULL, *rcdir = NULL;
+    xasprintf (&rdir, "%s/rsa", dir);
+    xasprintf (&rcdir, "%s/rsa/client", dir);
+    SSL_CTX *rs = tls_server_ctx_new (rdir, &err);
+    SSL_CTX *rc = rs ? tls_client_ctx_new (rcdir, &err) : NULL;
+    int r = -1;
+    if (rc)
+      {
+        struct tls_engine *ec = tls_engine_new (rc, false, "localhost", &err);
+        struct tls_engine *es = tls_engine_new (rs, true, NULL, &err);
+        tls_engine_set_peers (es, peers);
+        r = handshake (ec, es, &err);
+        tls_engine_free (ec);
+        tls_engine_free (es);
+      }
+    ok (r == 1, "RSA server and client certificates handshake (%s)", err ? err->msg : "ok");
+    rdind_error_release (&err);
+    SSL_CTX_free (rs);
+    SSL_CTX_free (rc);
+  }
+
+  /* No resumption: neither TLS 1.3 nor TLS 1.2 clients get a ticket. */
+  for (int v = 0; v < 2; v++)
+    {
+      int version = v ? TLS1_2_VERSION : TLS1_3_VERSION;
+      SSL_CTX *tc = tls_client_ctx_new (cdir, &err);
+      SSL_CTX_set_max_proto_version (tc, version);
+      SSL_CTX_set_session_cache_mode (tc, SSL_SESS_CACHE_CLIENT | SSL_SESS_CACHE_NO_INTERNAL_STORE);
+      SSL_CTX_sess_set_new_cb (tc, count_ticket);
+      tickets = 0;
+      struct tls_engine *ec = tls_engine_new (tc, false, "localhost", &err);
+      struct tls_engine *es = tls_engine_new (sctx, true, NULL, &err);
+      tls_engine_set_peers (es, peers);
+      int r = handshake (ec, es, &err);
+      /* TLS 1.3 tickets follow the handshake: let a round trip happen. */
+      tls_engine_write (es, "x", 1, &err);
+      pump (ec, es);
+      char one[4];
+      tls_engine_read (ec, one, sizeof one, &err);
+      ok (r == 1 && tickets == 0, "%s: handshake without a session ticket (%d tickets)",
+          v ? "TLS 1.2" : "TLS 1.3", tickets);
+      rdind_error_release (&err);
+      tls_engine_free (ec);
+      tls_engine_free (es);
+      SSL_CTX_free (tc);
+    }
+
   /* Direct name checks on a certificate with no CN. */
   {
     X509 *x = X509_new ();
@@ -247,6 +342,7 @@ main (void)
   free (got);
   SSL_CTX_free (cctx);
   SSL_CTX_free (sctx);
+  tls_libctx_release ();
   sh_in (dir, "cd / && rm -rf -- \"$OLDPWD\"");
   return done_testing ();
 }
