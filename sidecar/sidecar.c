@@ -415,6 +415,11 @@ on_up_connect (uv_connect_t *req, int status)
       return;
     }
   c->up_connected = true;
+  /* Connected while the client still works on its half of the handshake:
+   * nothing flows before the peer check passes; on_handshake_done starts
+   * the relay. */
+  if (!c->established)
+    return;
   if (c->early_len)
     {
       write_up (c, c->early, c->early_len);
@@ -430,6 +435,24 @@ on_up_connect (uv_connect_t *req, int status)
     }
   else
     pump_client (c);
+}
+
+/* Opens the connection to dockerd's socket.  Started once the client's
+ * hello was accepted (our answer is on its way), so the connect overlaps
+ * the client's own handshake work instead of delaying its first request;
+ * not at accept, so a port scan or a plaintext probe never reaches
+ * dockerd's socket.  No byte goes to dockerd before the peer check. */
+static void
+up_connect (struct conn *c)
+{
+  if (c->up_init)
+    return;
+  uv_pipe_init (S.loop, &c->up, 0);
+  c->up.data = c;
+  c->up_init = true;
+  c->handles++;
+  c->connect_req.data = c;
+  uv_pipe_connect (&c->connect_req, &c->up, S.sock_path, on_up_connect);
 }
 
 static void
@@ -448,13 +471,11 @@ on_handshake_done (struct conn *c)
   if (uv_fileno ((uv_handle_t *) &c->client, &fd) == 0)
     setsockopt (fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
   S.accepted++;
+  if (!c->up_init)
+    up_connect (c);
+  else if (c->up_connected)
+    uv_read_start ((uv_stream_t *) &c->up, up_alloc_cb, on_up_read);
   log_info ("accepted", "addr=%s peer=%s", c->addr, log_quote (0, tls_engine_peer_name (c->tls)));
-  uv_pipe_init (S.loop, &c->up, 0);
-  c->up.data = c;
-  c->up_init = true;
-  c->handles++;
-  c->connect_req.data = c;
-  uv_pipe_connect (&c->connect_req, &c->up, S.sock_path, on_up_connect);
 }
 
 static void
@@ -481,6 +502,7 @@ on_client_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
   if (!c->established)
     {
       int r = tls_engine_handshake (c->tls, &err);
+      bool answered = r == 0 && tls_engine_pending_out (c->tls) > 0;
       flush_tls (c); /* handshake records or the alert */
       if (r < 0)
         {
@@ -494,7 +516,11 @@ on_client_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
           goto out;
         }
       if (r == 0)
-        goto out;
+        {
+          if (answered)
+            up_connect (c);
+          goto out;
+        }
       on_handshake_done (c);
     }
   pump_client (c);
