@@ -26,8 +26,9 @@
 #     the unix side, not the transport; with /dev/zero they would move
 #     ~260 KB instead of 256 MiB.  One extra line shows what a default client
 #     gets over TCP.
-#   - 50 sequential `docker version` (a new client process, connection and
-#     handshake each time)
+#   - 50 sequential `docker version` per side (a new client process,
+#     connection and handshake each time), the sides' calls interleaved one
+#     by one
 #   - memory per idle connection: RSS growth with 200 idle connections
 #     (handshaken for TLS), divided by 200; the table says which processes
 #     are counted on each side
@@ -342,25 +343,40 @@ cp_out () { d "$1" cp "$2:/big" - >/dev/null; }
 # shellcheck disable=SC2317 # run through ms
 # shellcheck disable=SC2086 # ENV is split into its words on purpose
 cp_default () { env -u DOCKER_CONTEXT DOCKER_CONFIG="$T/cli-default" $1 timeout 120 docker cp "$2:/big" - >/dev/null; }
-# shellcheck disable=SC2317 # run through ms
-v50 () { local i; for i in $(seq 50); do d "$1" version >/dev/null || return 1; done; }
 median () { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
-run_side () { # KEY SIDE
-    case $1-$2 in
-        cp-rdind) ms cp rdind cp_out "$TLS_ENV" "$C" ;;
-        cp-unix) ms cp unix cp_out "$UNIX_ENV" "$C" ;;
-        cp-anchor) ms cp anchor cp_out "$ATLS_ENV" "$AC" ;;
-        ver-rdind) ms ver rdind v50 "$TLS_ENV" ;;
-        ver-unix) ms ver unix v50 "$UNIX_ENV" ;;
-        ver-anchor) ms ver anchor v50 "$ATLS_ENV" ;;
+run_cp () { # SIDE
+    case $1 in
+        rdind) ms cp rdind cp_out "$TLS_ENV" "$C" ;;
+        unix) ms cp unix cp_out "$UNIX_ENV" "$C" ;;
+        anchor) ms cp anchor cp_out "$ATLS_ENV" "$AC" ;;
     esac
+}
+# us: microseconds since the epoch, without a fork (EPOCHREALTIME's
+# separator follows the locale).
+us () { echo "${EPOCHREALTIME//[.,]/}"; }
+# ver_round: 50 `docker version` per side, one call of each side in turn
+# (the order rotates with every call), so that a burst of load from other
+# users of the machine hits the sides alike; a call is ~20 ms, most of it
+# the client's start and dockerd's own /version, and the sides differ by
+# less than such bursts.  Appends each side's total (ms) to $T/times.
+ver_round () {
+    local i j s t0 sides=(rdind unix anchor)
+    local -A env=([rdind]=$TLS_ENV [unix]=$UNIX_ENV [anchor]=$ATLS_ENV) sum=([rdind]=0 [unix]=0 [anchor]=0)
+    for i in $(seq 50); do
+        for j in 0 1 2; do
+            s=${sides[(i + j) % 3]}
+            t0=$(us)
+            d "${env[$s]}" version >/dev/null 2>&1 || fail "ver $s: docker version"
+            sum[$s]=$(( ${sum[$s]} + $(us) - t0 ))
+        done
+    done
+    for s in "${sides[@]}"; do echo "ver $s $(( ${sum[$s]} / 1000 ))" >>"$T/times"; done
 }
 order=(rdind unix anchor rdind unix)
 for r in $(seq "$REPS"); do
     # rotate the order each round so no side always runs right after another
-    for k in cp ver; do
-        for s in "${order[@]:$(( (r - 1) % 3 )):3}"; do run_side "$k" "$s"; done
-    done
+    for s in "${order[@]:$(( (r - 1) % 3 )):3}"; do run_cp "$s"; done
+    ver_round
     # The anchor daemon through its own unix socket: shows whether the two
     # dockerds themselves are equally fast (the ratios assume so).
     ms cp aunix cp_out "$AUNIX_ENV" "$AC"
@@ -414,10 +430,27 @@ lat () { # SIDE PORT CERTDIR nagle|nodelay
     [[ $out =~ ^[0-9.]+$ ]] || fail "handshake latency, $1 ($4): $out"
     L[$1-$4]=$out
 }
-lat rdind "$PORT" "$CERTS/client" nagle
-lat rdind "$PORT" "$CERTS/client" nodelay
-lat anchor "$APORT" "$A/certs/client" nagle
-lat anchor "$APORT" "$A/certs/client" nodelay
+# cpu_ns PIDS...: CPU time (ns) the processes' threads have used so far
+# (schedstat: exact, where /proc/PID/stat counts 10 ms ticks).
+cpu_ns () {
+    local p
+    for p in "$@"; do cat /proc/"$p"/task/*/schedstat; done 2>/dev/null | awk '{t += $1} END {printf "%.0f\n", t}'
+}
+# Server CPU per connection over the 200 connections of both lat runs:
+# rdind = the TLS front + its dockerd, anchor = rootlesskit + its dockerd.
+declare -A CPU   # CPU[rdind] = microseconds per connection
+lat_side () { # SIDE PORT CERTDIR PIDS...
+    local side=$1 port=$2 dir=$3 c0
+    shift 3
+    c0=$(cpu_ns "$@")
+    lat "$side" "$port" "$dir" nagle
+    lat "$side" "$port" "$dir" nodelay
+    CPU[$side]=$(( ($(cpu_ns "$@") - c0) / 200 / 1000 ))
+}
+# shellcheck disable=SC2086 # one word per pid
+lat_side rdind "$PORT" "$CERTS/client" "$SPID" $SIDE_DOCKERD
+# shellcheck disable=SC2086 # one word per pid
+lat_side anchor "$APORT" "$A/certs/client" $A_KIT $A_DOCKERD
 # What a client with the default config gets over TCP (dockerd gzips; once
 # per side, for information: the transport is not what this measures).
 ms gzip rdind cp_default "$TLS_ENV" "$C"
@@ -451,6 +484,8 @@ printf ' with the default client dockerd gzips over TCP: cp rdind %s s, anchor %
 printf 'TLS connect + handshake + GET /_ping, median of 100 (ms): client with Nagle: rdind %s, anchor %s;\n' \
     "${L[rdind-nagle]}" "${L[anchor-nagle]}"
 printf '  client with TCP_NODELAY (as the docker CLI): rdind %s, anchor %s\n' "${L[rdind-nodelay]}" "${L[anchor-nodelay]}"
+printf '  server CPU per such connection (us): rdind %s (TLS front + dockerd), anchor %s (rootlesskit + dockerd)\n' \
+    "${CPU[rdind]}" "${CPU[anchor]}"
 # every round, so the spread is visible next to the medians
 for k in cp ver; do
     printf '%s\n' "rounds (ms), $k: $(for s in rdind unix anchor; do
