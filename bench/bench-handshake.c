@@ -38,6 +38,7 @@ default_ctx (const char *certdir)
   if (c == NULL)
     return NULL;
   SSL_CTX_set_min_proto_version (c, TLS1_2_VERSION);
+  SSL_CTX_set_mode (c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
   SSL_CTX_set_options (c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET
                               | SSL_OP_CIPHER_SERVER_PREFERENCE);
   SSL_CTX_set_ciphersuites (

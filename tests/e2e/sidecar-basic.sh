@@ -160,6 +160,10 @@ check "TLS 1.1 refused" sh -c "! echo | timeout 5 openssl s_client -tls1_1 -ciph
 # (stdin stays open half a second: TLS 1.3 tickets follow the handshake)
 sc () { sleep 0.5 | timeout 5 openssl s_client -connect "127.0.0.1:$PORT" -cert "$CERTS/client/cert.pem" \
     -key "$CERTS/client/key.pem" -CAfile "$CERTS/client/ca.pem" "$@" 2>&1; }
+# The server sends its certificate alone: the CA is the client's own trust
+# anchor (ca.pem), sending it along only costs every handshake.
+sc -showcerts >"$T/chain.out"
+check "server sends one certificate, not the CA along" test "$(grep -c 'BEGIN CERTIFICATE' "$T/chain.out")" = 1
 for v in 1.2 1.3; do
     sc "-tls${v/./_}" -sess_out "$T/sess$v" >"$T/sc$v.out"
     check "TLS $v: handshake completes, no resumable session handed out" \
