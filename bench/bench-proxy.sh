@@ -3,7 +3,7 @@
 # socket and with the anchor, in one run.  Run as root from a build tree
 # (RDIND, ROTKIT as for the tests; RDIND_E2E_USER names the account).
 #
-# Three ways to reach a dockerd, measured in the same run:
+# Ways to reach a dockerd, measured in the same run:
 #   rdind   `rdind sidecar` (started as root, drops to the test account):
 #           mutual TLS on 127.0.0.1, proxied to its dockerd's unix socket
 #   unix    that same dockerd's unix socket, no TLS, no proxy
@@ -11,6 +11,8 @@
 #           (--tlsverify --tlscacert/--tlscert/--tlskey) listening inside
 #           rootlesskit's network namespace, published to the parent by
 #           rootlesskit's builtin port driver (see "anchor" below)
+#   relay   (cp only, for reference) rdind's dockerd behind a plain TCP
+#           relay, socat without TLS: the cost of the hop alone
 #
 # Measurements (REPS rounds, median; sides interleaved in each round so a
 # burst of load from other users of the machine hits all of them alike):
@@ -69,7 +71,7 @@ stop_anchor () {
 # until waited for).
 alive () { local st; st=$(ps -o stat= -p "$1") && [ "${st#Z}" = "$st" ]; }
 require_root
-require_cmd docker dockerd slirp4netns openssl python3 setpriv timeout busybox
+require_cmd docker dockerd slirp4netns openssl python3 setpriv timeout busybox socat
 # The anchor is part of every run: without it the bench fails, it does not
 # print a table with a hole.
 command -v rootlesskit >/dev/null || fail "rootlesskit not found (the anchor needs it; Debian: apt install rootlesskit)"
@@ -326,9 +328,24 @@ check_cp () { # ENV CONTAINER UNIX_ENV
     if [ -z "$want" ] || [ "$got" != "$want" ]; then fail "docker cp through $1: sha256 $got, want $want"; fi
     [ "$(d "$3" exec "$2" busybox stat -c %s /big)" = "$BIG" ] || fail "/big is not $BIG bytes"
 }
+# A reference for the cp: the same dockerd behind a plain TCP relay (socat,
+# no TLS, 256 KiB buffers like rdind's), as the test account.  Any endpoint
+# that is not dockerd's own socket pays for this hop (one more process
+# copying every byte, and TCP on loopback) before it encrypts anything; the
+# relay shows how much of rdind's cost is the hop and how much is TLS.
+RPORT=$(free_port)
+as_user socat -b 262144 "TCP-LISTEN:$RPORT,bind=127.0.0.1,reuseaddr,fork" "UNIX-CONNECT:$U/state/docker.sock" \
+    >"$T/relay.log" 2>&1 &
+# shellcheck disable=SC2034 # killed by the on_exit below
+RELAY_PID=$!
+# shellcheck disable=SC2016 # expanded when the cleanup runs
+on_exit 'kill $RELAY_PID 2>/dev/null'
+RELAY_ENV="DOCKER_HOST=tcp://127.0.0.1:$RPORT"
+wait_for 10 d "$RELAY_ENV" version || fail "plain relay (socat) on 127.0.0.1:$RPORT does not answer"
 check_cp "$TLS_ENV" "$C" "$UNIX_ENV"
 check_cp "$UNIX_ENV" "$C" "$UNIX_ENV"
 check_cp "$ATLS_ENV" "$AC" "$AUNIX_ENV"
+check_cp "$RELAY_ENV" "$C" "$UNIX_ENV"
 
 : >"$T/times"
 ms () { # KEY SIDE CMD... : appends "KEY SIDE milliseconds" to $T/times
@@ -349,6 +366,7 @@ run_cp () { # SIDE
         rdind) ms cp rdind cp_out "$TLS_ENV" "$C" ;;
         unix) ms cp unix cp_out "$UNIX_ENV" "$C" ;;
         anchor) ms cp anchor cp_out "$ATLS_ENV" "$AC" ;;
+        relay) ms cp relay cp_out "$RELAY_ENV" "$C" ;;
     esac
 }
 # us: microseconds since the epoch, without a fork (EPOCHREALTIME's
@@ -372,10 +390,10 @@ ver_round () {
     done
     for s in "${sides[@]}"; do echo "ver $s $(( ${sum[$s]} / 1000 ))" >>"$T/times"; done
 }
-order=(rdind unix anchor rdind unix)
+order=(rdind unix anchor relay rdind unix anchor)
 for r in $(seq "$REPS"); do
     # rotate the order each round so no side always runs right after another
-    for s in "${order[@]:$(( (r - 1) % 3 )):3}"; do run_cp "$s"; done
+    for s in "${order[@]:$(( (r - 1) % 4 )):4}"; do run_cp "$s"; done
     ver_round
     # The anchor daemon through its own unix socket: shows whether the two
     # dockerds themselves are equally fast (the ratios assume so).
@@ -389,6 +407,7 @@ for k in cp ver; do for s in rdind unix anchor; do
     M[$k-$s]=$v
 done; done
 acp_unix=$(med cp aunix)
+cp_relay=$(med cp relay)
 # Latency without the docker CLI's process start: 100 sequential TLS
 # connections, each handshake + GET /_ping, from a client that leaves Nagle
 # on (Python's ssl, openssl s_client, many scripts) and from one that sets
@@ -456,7 +475,7 @@ lat_side anchor "$APORT" "$A/certs/client" $A_KIT $A_DOCKERD
 ms gzip rdind cp_default "$TLS_ENV" "$C"
 ms gzip anchor cp_default "$ATLS_ENV" "$AC"
 
-sec () { awk -v m="$1" 'BEGIN {printf "%.2f", m / 1000}'; }
+sec () { if [ -z "$1" ]; then echo -; else awk -v m="$1" 'BEGIN {printf "%.2f", m / 1000}'; fi; }
 ratio_line () { # LABEL A B TARGET
     awk -v l="$1" -v a="$2" -v b="$3" -v t="$4" 'BEGIN {
         r = int(a / b * 100 + 0.5) / 100   # judge the ratio as printed
@@ -471,11 +490,14 @@ printf '%-46s %14s %15s %13s  %s\n' side "cp 256MiB (s)" "50x version (s)" "B/id
 row "rdind TLS endpoint" "${M[cp-rdind]}" "${M[ver-rdind]}" $(( mem_front + mem_front_dockerd )) \
     "sidecar (TLS front) $mem_front + its dockerd $mem_front_dockerd (one unix conn each)"
 row "unix socket" "${M[cp-unix]}" "${M[ver-unix]}" "$mem_unix" "dockerd"
+row "plain TCP relay, no TLS (socat; reference)" "$cp_relay" "" - "relay to rdind's dockerd"
 row "anchor (dockerd --tlsverify via rootlesskit)" "${M[cp-anchor]}" "${M[ver-anchor]}" \
     $(( mem_anchor_kit + mem_anchor_dockerd )) \
     "rootlesskit parent+child $mem_anchor_kit + dockerd $mem_anchor_dockerd (TLS + HTTP)"
 ratio_line "cp: rdind / unix socket" "${M[cp-rdind]}" "${M[cp-unix]}" 1.30
 ratio_line "cp: rdind / anchor" "${M[cp-rdind]}" "${M[cp-anchor]}" 1.00
+awk -v a="${M[cp-rdind]}" -v r="$cp_relay" -v u="${M[cp-unix]}" 'BEGIN {
+    printf "%-30s %5.2fx  (plain relay / unix socket %.2fx: the hop alone)\n", "cp: rdind / plain relay", a / r, r / u }'
 ratio_line "50x version: rdind / anchor" "${M[ver-rdind]}" "${M[ver-anchor]}" 1.00
 printf '(cp with "Accept-Encoding: identity", random data, storage driver %s on both dockerds;\n' "$DRIVER"
 printf ' the anchor dockerd through its own unix socket: cp %s s;\n' "$(sec "$acp_unix")"
@@ -488,8 +510,8 @@ printf '  server CPU per such connection (us): rdind %s (TLS front + dockerd), a
     "${CPU[rdind]}" "${CPU[anchor]}"
 # every round, so the spread is visible next to the medians
 for k in cp ver; do
-    printf '%s\n' "rounds (ms), $k: $(for s in rdind unix anchor; do
-        printf '%s [%s]  ' "$s" "$(awk -v k=$k -v s=$s '$1 == k && $2 == s {printf "%s%s", sep, $3; sep=" "}' "$T/times")"
+    printf '%s\n' "rounds (ms), $k: $(for s in rdind unix anchor $([ "$k" = cp ] && echo relay); do
+        printf '%s [%s]  ' "$s" "$(awk -v k=$k -v s="$s" '$1 == k && $2 == s {printf "%s%s", sep, $3; sep=" "}' "$T/times")"
     done)"
 done
 
