@@ -1,8 +1,9 @@
 /* bench-handshake: server CPU per TLS handshake, rdind's endpoint context
  * (tls_server_ctx_new: its own library context, see tls/libctx.c) side by
- * side with the same settings in OpenSSL's default library context, in one
- * run.  Usage: bench-handshake CERTDIR [ROUNDS]  (CERTDIR as rotkit makes
- * it, with a client directory named "client").
+ * side with the very same settings in OpenSSL's default library context
+ * (tls_server_ctx_new_in (NULL, ...)), in one run.
+ * Usage: bench-handshake CERTDIR [ROUNDS]  (CERTDIR as rotkit makes it, with
+ * a client directory named "client").
  *
  * Client and server run in this process over an in-memory BIO pair; only
  * the server's calls are timed (thread CPU time): SSL_new, every
@@ -27,39 +28,6 @@ cpu_now (void)
   struct timespec t;
   clock_gettime (CLOCK_THREAD_CPUTIME_ID, &t);
   return t.tv_sec + t.tv_nsec / 1e9;
-}
-
-/* The anchor: what tls/ctx.c sets up, in OpenSSL's default context. */
-static SSL_CTX *
-default_ctx (const char *certdir)
-{
-  char p[4096];
-  SSL_CTX *c = SSL_CTX_new (TLS_server_method ());
-  if (c == NULL)
-    return NULL;
-  SSL_CTX_set_min_proto_version (c, TLS1_2_VERSION);
-  SSL_CTX_set_mode (c, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_RELEASE_BUFFERS | SSL_MODE_NO_AUTO_CHAIN);
-  SSL_CTX_set_options (c, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET
-                              | SSL_OP_CIPHER_SERVER_PREFERENCE);
-  SSL_CTX_set_ciphersuites (
-      c, "TLS_AES_128_GCM_SHA256:TLS_AES_256_GCM_SHA384:TLS_CHACHA20_POLY1305_SHA256");
-  snprintf (p, sizeof p, "%s/server/cert.pem", certdir);
-  if (SSL_CTX_use_certificate_chain_file (c, p) != 1)
-    goto fail;
-  snprintf (p, sizeof p, "%s/server/key.pem", certdir);
-  if (SSL_CTX_use_PrivateKey_file (c, p, SSL_FILETYPE_PEM) != 1)
-    goto fail;
-  snprintf (p, sizeof p, "%s/server/ca.pem", certdir);
-  if (SSL_CTX_load_verify_locations (c, p, NULL) != 1)
-    goto fail;
-  SSL_CTX_set_client_CA_list (c, SSL_load_client_CA_file (p));
-  SSL_CTX_set_verify (c, SSL_VERIFY_PEER | SSL_VERIFY_FAIL_IF_NO_PEER_CERT, NULL);
-  SSL_CTX_set_session_cache_mode (c, SSL_SESS_CACHE_OFF);
-  SSL_CTX_set_num_tickets (c, 0);
-  return c;
-fail:
-  SSL_CTX_free (c);
-  return NULL;
 }
 
 /* One handshake; returns the server's CPU seconds, or -1. */
@@ -132,13 +100,10 @@ main (int argc, char **argv)
   SSL_CTX *cctx = ours ? tls_client_ctx_new (cdir, &err) : NULL;
   if (ours == NULL || cctx == NULL)
     return rdind_error_report (&err, 1);
-  SSL_CTX *anchor = default_ctx (certdir);
+  /* The anchor: the very same settings in OpenSSL's default context. */
+  SSL_CTX *anchor = tls_server_ctx_new_in (NULL, certdir, &err);
   if (anchor == NULL)
-    {
-      ERR_print_errors_fp (stderr);
-      fprintf (stderr, "bench-handshake: OpenSSL default context from %s failed\n", certdir);
-      return 1;
-    }
+    return rdind_error_report (&err, 1);
   const struct
   {
     const char *name;

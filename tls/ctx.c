@@ -24,7 +24,7 @@ ctx_error (rdind_error_t *err, const char *what, const char *path)
 }
 
 static SSL_CTX *
-ctx_new (bool server, const char *dir, rdind_error_t *err)
+ctx_new (OSSL_LIB_CTX *lib, bool server, const char *dir, rdind_error_t *err)
 {
   cleanup_free char *cert = NULL;
   xasprintf (&cert, "%s/cert.pem", dir);
@@ -33,9 +33,6 @@ ctx_new (bool server, const char *dir, rdind_error_t *err)
   cleanup_free char *ca = NULL;
   xasprintf (&ca, "%s/ca.pem", dir);
 
-  OSSL_LIB_CTX *lib = tls_libctx (err);
-  if (lib == NULL)
-    return NULL;
   ERR_clear_error ();
   SSL_CTX *ctx = SSL_CTX_new_ex (lib, NULL, server ? TLS_server_method () : TLS_client_method ());
   if (ctx == NULL)
@@ -106,17 +103,25 @@ fail:
 }
 
 SSL_CTX *
-tls_server_ctx_new (const char *certdir, rdind_error_t *err)
+tls_server_ctx_new_in (OSSL_LIB_CTX *lib, const char *certdir, rdind_error_t *err)
 {
   cleanup_free char *dir = NULL;
   xasprintf (&dir, "%s/server", certdir);
-  return ctx_new (true, dir, err);
+  return ctx_new (lib, true, dir, err);
+}
+
+SSL_CTX *
+tls_server_ctx_new (const char *certdir, rdind_error_t *err)
+{
+  OSSL_LIB_CTX *lib = tls_libctx (err);
+  return lib ? tls_server_ctx_new_in (lib, certdir, err) : NULL;
 }
 
 SSL_CTX *
 tls_client_ctx_new (const char *dir, rdind_error_t *err)
 {
-  return ctx_new (false, dir, err);
+  OSSL_LIB_CTX *lib = tls_libctx (err);
+  return lib ? ctx_new (lib, false, dir, err) : NULL;
 }
 
 int

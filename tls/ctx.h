@@ -9,6 +9,9 @@
 /* Server context from CERTDIR/server/{cert,key,ca}.pem: TLS >= 1.2, no
  * renegotiation, client certificate required and verified against ca.pem. */
 SSL_CTX *tls_server_ctx_new (const char *certdir, rdind_error_t *err);
+/* The same in library context LIB (NULL: OpenSSL's default one), for
+ * bench-handshake, which compares the two. */
+SSL_CTX *tls_server_ctx_new_in (OSSL_LIB_CTX *lib, const char *certdir, rdind_error_t *err);
 /* Client context from DIR/{cert,key,ca}.pem (e.g. CERTDIR/client) - used by
  * `rdind health` and the tests. */
 SSL_CTX *tls_client_ctx_new (const char *dir, rdind_error_t *err);
