@@ -281,6 +281,23 @@ main (void)
       }
     ok (r == 1, "RSA server and client certificates handshake (%s)", err ? err->msg : "ok");
     rdind_error_release (&err);
+    /* TLS 1.2 with an RSA server certificate: RSA key transport (no
+     * forward secrecy) is not offered, even to a client that wants only it. */
+    r = -1;
+    if (rc)
+      {
+        SSL_CTX_set_max_proto_version (rc, TLS1_2_VERSION);
+        SSL_CTX_set_cipher_list (rc, "AES128-GCM-SHA256");
+        struct tls_engine *ec = tls_engine_new (rc, false, "localhost", &err);
+        struct tls_engine *es = tls_engine_new (rs, true, NULL, &err);
+        tls_engine_set_peers (es, peers);
+        r = handshake (ec, es, &err);
+        tls_engine_free (ec);
+        tls_engine_free (es);
+      }
+    ok (r < 0 && err && strstr (err->msg, "no shared cipher"), "TLS 1.2 RSA key transport refused (%s)",
+        err ? err->msg : "accepted");
+    rdind_error_release (&err);
     SSL_CTX_free (rs);
     SSL_CTX_free (rc);
   }
