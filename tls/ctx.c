@@ -52,10 +52,6 @@ ctx_new (OSSL_LIB_CTX *lib, bool server, const char *dir, rdind_error_t *err)
       ctx_error (err, "set the TLS 1.3 cipher suites for", dir);
       goto fail;
     }
-  /* No resumption either (no TLS 1.2 tickets here, no session cache and no
-   * TLS 1.3 tickets below): every connection proves its key again, and the
-   * peer check always sees a fresh verification.  Issuing a TLS 1.2 ticket
-   * also cost a server ~60% more CPU per handshake. */
   /* TLS 1.2: ephemeral key exchange and AEAD only (no RSA key transport,
    * no CBC; the library context has no CBC cipher anyway). */
   if (SSL_CTX_set_cipher_list (ctx, "ECDHE+AESGCM:ECDHE+CHACHA20") != 1)
@@ -63,6 +59,10 @@ ctx_new (OSSL_LIB_CTX *lib, bool server, const char *dir, rdind_error_t *err)
       ctx_error (err, "set the TLS 1.2 cipher suites for", dir);
       goto fail;
     }
+  /* No resumption either (no TLS 1.2 tickets here, no session cache and no
+   * TLS 1.3 tickets below): every connection proves its key again, and the
+   * peer check always sees a fresh verification.  Issuing a TLS 1.2 ticket
+   * also cost a server ~60% more CPU per handshake. */
   SSL_CTX_set_options (ctx, SSL_OP_NO_RENEGOTIATION | SSL_OP_NO_COMPRESSION | SSL_OP_NO_TICKET
                        | SSL_OP_CIPHER_SERVER_PREFERENCE);
   /* NO_AUTO_CHAIN: send our certificate alone.  OpenSSL would otherwise
