@@ -63,6 +63,18 @@ expect_ok (const char *content, char **env, const char *what)
     diag ("got: %s", m);
 }
 
+/* conf_print's output as a string (free it). */
+static char *
+printed (const struct rdind_conf *c)
+{
+  char *buf = NULL;
+  size_t len = 0;
+  FILE *f = open_memstream (&buf, &len);
+  conf_print (c, f);
+  fclose (f);
+  return buf;
+}
+
 int
 main (void)
 {
@@ -175,11 +187,7 @@ main (void)
     ok (conf_apply_env (c, env_both, &err) == 0 && strcmp (c->certdir, "/from/rdind") == 0,
         "RDIND_TLS_CERTDIR beats DOCKER_TLS_CERTDIR");
     {
-      char *buf = NULL;
-      size_t len = 0;
-      FILE *f = open_memstream (&buf, &len);
-      conf_print (c, f);
-      fclose (f);
+      char *buf = printed (c);
       ok (strstr (buf, "certdir = /from/rdind") && strstr (buf, "; env RDIND_TLS_CERTDIR"),
           "config print shows the env origin");
       ok (strstr (buf, "peers = a, b") && strstr (buf, ".ini:5"), "config print shows FILE:LINE");
@@ -267,11 +275,7 @@ main (void)
     ok (conf_copy_key (b, a, "sidecar.nope") < 0 && conf_copy_key (b, a, "listen") < 0,
         "copy_key: unknown key refused");
     {
-      char *buf = NULL;
-      size_t len = 0;
-      FILE *f = open_memstream (&buf, &len);
-      conf_print (b, f);
-      fclose (f);
+      char *buf = printed (b);
       ok (strstr (buf, "peers = a, b") != NULL, "copy_key: the printed configuration shows the kept value");
       free (buf);
     }

@@ -105,6 +105,20 @@ handshake (struct tls_engine *c, struct tls_engine *s, rdind_error_t *serr)
 
 static char *peers[] = { "alice", "builder", NULL };
 
+/* A client engine from CCTX against a server engine from SCTX checking
+ * `peers`; returns the server's handshake result (ERR: its reason). */
+static int
+pair_handshake (SSL_CTX *cctx, SSL_CTX *sctx, rdind_error_t *err)
+{
+  struct tls_engine *c = tls_engine_new (cctx, false, "localhost", err);
+  struct tls_engine *s = tls_engine_new (sctx, true, NULL, err);
+  tls_engine_set_peers (s, peers);
+  int r = handshake (c, s, err);
+  tls_engine_free (c);
+  tls_engine_free (s);
+  return r;
+}
+
 static int
 try_client (SSL_CTX *sctx, const char *cdir, char **out_reason, char **out_name)
 {
@@ -269,16 +283,7 @@ main (void)
     xasprintf (&rcdir, "%s/rsa/client", dir);
     SSL_CTX *rs = tls_server_ctx_new (rdir, &err);
     SSL_CTX *rc = rs ? tls_client_ctx_new (rcdir, &err) : NULL;
-    int r = -1;
-    if (rc)
-      {
-        struct tls_engine *ec = tls_engine_new (rc, false, "localhost", &err);
-        struct tls_engine *es = tls_engine_new (rs, true, NULL, &err);
-        tls_engine_set_peers (es, peers);
-        r = handshake (ec, es, &err);
-        tls_engine_free (ec);
-        tls_engine_free (es);
-      }
+    int r = rc ? pair_handshake (rc, rs, &err) : -1;
     ok (r == 1, "RSA server and client certificates handshake (%s)", err ? err->msg : "ok");
     rdind_error_release (&err);
     /* TLS 1.2 with an RSA server certificate: RSA key transport (no
@@ -288,12 +293,7 @@ main (void)
       {
         SSL_CTX_set_max_proto_version (rc, TLS1_2_VERSION);
         SSL_CTX_set_cipher_list (rc, "AES128-GCM-SHA256");
-        struct tls_engine *ec = tls_engine_new (rc, false, "localhost", &err);
-        struct tls_engine *es = tls_engine_new (rs, true, NULL, &err);
-        tls_engine_set_peers (es, peers);
-        r = handshake (ec, es, &err);
-        tls_engine_free (ec);
-        tls_engine_free (es);
+        r = pair_handshake (rc, rs, &err);
       }
     ok (r < 0 && err && strstr (err->msg, "no shared cipher"), "TLS 1.2 RSA key transport refused (%s)",
         err ? err->msg : "accepted");
