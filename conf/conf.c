@@ -1,8 +1,9 @@
-/* rdind - configuration: table of keys, INI parsing with inih, environment
- * overrides and validation.  Every key has an embedded default so rdind runs
- * with no file at all. */
+/* rdind - configuration: INI parsing with inih, environment overrides,
+ * defaults, path resolution, reload and diff.  The keys themselves are in
+ * keys.c, the value checks in validate.c.  Every key has an embedded
+ * default so rdind runs with no file at all. */
 #include "config.h"
-#include "conf.h"
+#include "conf-int.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -16,299 +17,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-enum vtype
-{
-  V_STR,      /* free string, non-empty */
-  V_HOSTPORT, /* ip:port */
-  V_HOSTPORT_OPT,
-  V_PEERS,    /* list of names, at least one */
-  V_ALLOW,    /* list of CIDRs, addresses or host names */
-  V_NAMES,    /* list of DNS names or IP literals */
-  V_DURATION,
-  V_UINT,
-  V_ENUM,
-  V_PATH_OPT, /* absolute path or "" (auto) */
-  V_ARGS,
-  V_NSLIST,   /* namespaces: pid, uts, ipc, cgroup */
-  V_NAME_OPT, /* account or group name, may be empty */
-};
-
-struct key_def
-{
-  const char *section;
-  const char *key;
-  enum vtype type;
-  size_t off;
-  const char *def;
-  const char *choices; /* V_ENUM: "a|b|c" */
-  uint64_t min, max;   /* V_UINT, V_DURATION */
-  const char *help;
-};
-
-#define O(f) offsetof (struct rdind_conf, f)
-
-static const struct key_def keys[] = {
-  { "sidecar", "listen", V_HOSTPORT, O (listen), "0.0.0.0:2376", NULL, 0, 0,
-    "TLS endpoint address, ip:port ([v6]:port for IPv6)" },
-  { "sidecar", "peers", V_PEERS, O (peers), "client", NULL, 0, 0,
-    "client certificate names allowed to connect (comma separated)" },
-  { "sidecar", "allow_from", V_ALLOW, O (allow_from), "", NULL, 0, 0,
-    "optional source addresses, CIDRs or host names allowed to connect" },
-  { "sidecar", "user", V_NAME_OPT, O (user), "rootless", NULL, 0, 0,
-    "account to drop to when started as root" },
-  { "sidecar", "stop_timeout", V_DURATION, O (stop_timeout), "15s", NULL, 0, 3600,
-    "time dockerd gets to stop its containers on SIGTERM" },
-  { "sidecar", "restart", V_ENUM, O (restart), "on-failure", "on-failure|never|always", 0, 0,
-    "restart policy for a dockerd that exits" },
-  { "sidecar", "status_listen", V_HOSTPORT_OPT, O (status_listen), "", NULL, 0, 0,
-    "plain-HTTP /healthz and /metrics address (empty: off)" },
-  { "sidecar", "handshake_timeout", V_DURATION, O (handshake_timeout), "10s", NULL, 1, 300,
-    "time a client gets to finish the TLS handshake" },
-  { "sidecar", "max_connections", V_UINT, O (max_connections), "1024", NULL, 1, 65536,
-    "concurrent client connections" },
-  { "sidecar", "log_level", V_ENUM, O (log_level), "info", "debug|info|warn|error", 0, 0,
-    "log verbosity" },
-
-  { "tls", "certdir", V_PATH_OPT, O (certdir), "", NULL, 0, 0,
-    "DOCKER_TLS_CERTDIR layout (empty: /certs in a container, else $XDG_STATE_HOME/rdind/certs)" },
-  { "tls", "lifetime", V_DURATION, O (lifetime), "24h", NULL, 300, 825 * 86400,
-    "validity of server and client certificates" },
-  { "tls", "ca_lifetime", V_DURATION, O (ca_lifetime), "30d", NULL, 600, 3650 * 86400,
-    "validity of the CA certificate" },
-  { "tls", "key_type", V_ENUM, O (key_type), "ecdsa-p256", "ecdsa-p256|rsa2048|rsa3072|rsa4096", 0,
-    0, "key algorithm" },
-  { "tls", "server_names", V_NAMES, O (server_names), "", NULL, 0, 0,
-    "extra server names (DNS names or IP addresses)" },
-  { "tls", "client_group", V_NAME_OPT, O (client_group), "", NULL, 0, 0,
-    "group allowed to read client keys (0640); empty: keys are 0600" },
-
-  { "launcher", "data_root", V_PATH_OPT, O (data_root), "", NULL, 0, 0,
-    "dockerd data root (empty: $XDG_DATA_HOME/rdind/docker)" },
-  { "launcher", "state_dir", V_PATH_OPT, O (state_dir), "", NULL, 0, 0,
-    "sockets, pid files, exec root (empty: $XDG_RUNTIME_DIR/rdind or /tmp/rdind-UID)" },
-  { "launcher", "storage_driver", V_ENUM, O (storage_driver), "auto",
-    "auto|overlay2|fuse-overlayfs|vfs", 0, 0, "dockerd storage driver" },
-  { "launcher", "net", V_ENUM, O (net), "slirp4netns", "slirp4netns", 0, 0,
-    "network driver for the daemon's namespace" },
-  { "launcher", "mtu", V_UINT, O (mtu), "65520", NULL, 1280, 65520, "MTU of the tap device" },
-  { "launcher", "cidr", V_STR, O (cidr), "10.0.2.0/24", NULL, 0, 0,
-    "slirp4netns network (IPv4 CIDR)" },
-  { "launcher", "dockerd", V_STR, O (dockerd), "dockerd", NULL, 0, 0, "dockerd binary" },
-  { "launcher", "dockerd_args", V_ARGS, O (dockerd_args), "", NULL, 0, 0,
-    "extra dockerd arguments (white-space separated; no -H/--host, no --tls*)" },
-  { "launcher", "slirp4netns", V_STR, O (slirp4netns), "slirp4netns", NULL, 0, 0,
-    "slirp4netns binary" },
-  { "launcher", "namespaces", V_NSLIST, O (namespaces), "pid,uts,ipc", NULL, 0, 0,
-    "namespaces besides user, mount and network: pid (required), uts, ipc, cgroup" },
-};
-
-#define N_KEYS ARRAY_SIZE (keys)
-static const char *const sections[] = { "sidecar", "tls", "launcher" };
-
-/* The public struct is the first member, so a struct rdind_conf * is also a
- * struct conf_priv *. */
-struct conf_priv
-{
-  struct rdind_conf pub;
-  char *raw[N_KEYS];    /* value as given */
-  char *origin[N_KEYS]; /* "default", "FILE:LINE" or "env VAR" */
-  int line[N_KEYS];     /* line in the file, 0 when not from the file */
-  bool is_auto[N_KEYS]; /* an empty path resolved by conf_resolve_paths() */
-  char *source_file;
-};
-
-#define PRIV(c) ((struct conf_priv *) (c))
-
-/* ---- validators ---------------------------------------------------------- */
-
-int
-conf_parse_duration (const char *s, uint64_t *out, rdind_error_t *err)
-{
-  uint64_t total = 0;
-  const char *p = s;
-
-  if (s == NULL || *s == '\0')
-    return rdind_make_error (err, 0, "empty duration: use a number with a unit, e.g. 90m, 24h or 7d");
-  if (strcmp (s, "0") == 0)
-    {
-      *out = 0;
-      return 0;
-    }
-  while (*p)
-    {
-      char *end;
-      unsigned long long v;
-      uint64_t mul;
-
-      if (!isdigit ((unsigned char) *p))
-        goto bad;
-      errno = 0;
-      v = strtoull (p, &end, 10);
-      if (errno || end == p)
-        goto bad;
-      switch (*end)
-        {
-        case 's': mul = 1; break;
-        case 'm': mul = 60; break;
-        case 'h': mul = 3600; break;
-        case 'd': mul = 86400; break;
-        default: goto bad;
-        }
-      if (v > UINT64_MAX / mul / 2 || total + v * mul < total)
-        goto bad;
-      total += v * mul;
-      p = end + 1;
-    }
-  *out = total;
-  return 0;
-bad:
-  return rdind_make_error (err, 0, "'%s' is not a duration: use a number with a unit s, m, h or d, e.g. 90m, 24h or 7d", s);
-}
-
-static bool
-parse_ip (const char *s, int *family)
-{
-  unsigned char buf[16];
-  if (inet_pton (AF_INET, s, buf) == 1)
-    {
-      *family = AF_INET;
-      return true;
-    }
-  if (inet_pton (AF_INET6, s, buf) == 1)
-    {
-      *family = AF_INET6;
-      return true;
-    }
-  return false;
-}
-
-int
-conf_parse_hostport (const char *s, char **host, uint16_t *port, rdind_error_t *err)
-{
-  cleanup_free char *h = NULL;
-  const char *ps;
-  char *end;
-  unsigned long p;
-  int fam;
-
-  if (s[0] == '[')
-    {
-      const char *close = strchr (s, ']');
-      if (close == NULL || close[1] != ':')
-        return rdind_make_error (err, 0, "'%s' is not an address: write IPv6 as [::1]:2376", s);
-      h = xstrndup (s + 1, (size_t) (close - s - 1));
-      ps = close + 2;
-      if (!parse_ip (h, &fam) || fam != AF_INET6)
-        return rdind_make_error (err, 0, "'%s' is not an address: '%s' is not an IPv6 address", s, h);
-    }
-  else
-    {
-      const char *colon = strrchr (s, ':');
-      if (colon == NULL || strchr (s, ':') != colon)
-        return rdind_make_error (err, 0, "'%s' is not an address: use IP:PORT such as 0.0.0.0:2376 or [::]:2376", s);
-      h = xstrndup (s, (size_t) (colon - s));
-      ps = colon + 1;
-      if (!parse_ip (h, &fam) || fam != AF_INET)
-        return rdind_make_error (err, 0, "'%s' is not an address: '%s' is not an IPv4 address (use 0.0.0.0 for all, 127.0.0.1 for loopback)", s, h);
-    }
-  errno = 0;
-  p = strtoul (ps, &end, 10);
-  if (*ps == '\0' || *end != '\0' || errno || p == 0 || p > 65535 || !isdigit ((unsigned char) *ps))
-    return rdind_make_error (err, 0, "'%s': bad port '%s': use a number from 1 to 65535", s, ps);
-  if (host)
-    *host = steal_pointer (&h);
-  if (port)
-    *port = (uint16_t) p;
-  return 0;
-}
-
-int
-conf_parse_cidr (const char *s, rdind_error_t *err)
-{
-  cleanup_free char *a = xstrdup (s);
-  char *slash = strchr (a, '/'), *end;
-  unsigned long bits;
-  int fam;
-
-  if (slash == NULL)
-    return rdind_make_error (err, 0, "'%s' is not a CIDR: write ADDRESS/BITS such as 10.0.0.0/8", s);
-  *slash = '\0';
-  if (!parse_ip (a, &fam))
-    return rdind_make_error (err, 0, "'%s' is not a CIDR: '%s' is not an IP address", s, a);
-  errno = 0;
-  bits = strtoul (slash + 1, &end, 10);
-  if (slash[1] == '\0' || *end || errno || !isdigit ((unsigned char) slash[1])
-      || bits > (fam == AF_INET ? 32u : 128u))
-    return rdind_make_error (err, 0, "'%s' is not a CIDR: prefix length must be 0-%d", s,
-                             fam == AF_INET ? 32 : 128);
-  return 0;
-}
-
-bool
-conf_valid_name (const char *s)
-{
-  size_t n = 0;
-  if (s == NULL || *s == '\0' || strcmp (s, ".") == 0 || strcmp (s, "..") == 0)
-    return false;
-  for (; *s; s++, n++)
-    if (!isalnum ((unsigned char) *s) && *s != '.' && *s != '_' && *s != '-')
-      return false;
-  return n <= 64;
-}
-
-static bool
-valid_hostname (const char *s)
-{
-  size_t n = strlen (s);
-  if (n == 0 || n > 253 || s[0] == '-' || s[0] == '.')
-    return false;
-  for (; *s; s++)
-    if (!isalnum ((unsigned char) *s) && *s != '.' && *s != '-' && *s != '*')
-      return false;
-  return true;
-}
-
-int
-conf_log_level (const char *s)
-{
-  static const char *const lv[] = { "debug", "info", "warn", "error" };
-  for (size_t i = 0; i < ARRAY_SIZE (lv); i++)
-    if (strcmp (s, lv[i]) == 0)
-      return (int) i;
-  return -1;
-}
-
-static const char *const key_type_names[] = { "ecdsa-p256", "rsa2048", "rsa3072", "rsa4096" };
-
-const char *
-conf_key_type_name (enum conf_key_type t)
-{
-  return (unsigned) t < ARRAY_SIZE (key_type_names) ? key_type_names[t] : "?";
-}
-
-int
-conf_parse_key_type (const char *s, enum conf_key_type *out, rdind_error_t *err)
-{
-  for (size_t i = 0; i < ARRAY_SIZE (key_type_names); i++)
-    if (strcmp (s, key_type_names[i]) == 0)
-      {
-        *out = (enum conf_key_type) i;
-        return 0;
-      }
-  return rdind_make_error (err, 0, "unknown key type '%s': use ecdsa-p256, rsa2048, rsa3072 or rsa4096", s);
-}
-
-/* Splits on commas and white space. */
-static char **
-split_list (const char *s)
-{
-  char **v = xmalloc0 (sizeof (char *));
-  cleanup_free char *copy = xstrdup (s);
-  char *save = NULL;
-  for (char *t = strtok_r (copy, ", \t", &save); t; t = strtok_r (NULL, ", \t", &save))
-    strv_append (&v, t);
-  return v;
-}
+#define PRIV(c) ((struct conf_priv *)(c))
 
 /* ---- setting one key ----------------------------------------------------- */
 
@@ -330,11 +39,11 @@ is_list (enum vtype t)
 static void
 free_value (const struct key_def *k, struct rdind_conf *c)
 {
-  void *field = (char *) c + k->off;
+  void *field = (char *)c + k->off;
   if (is_list (k->type))
     {
-      strv_free (*(char ***) field);
-      *(char ***) field = NULL;
+      strv_free (*(char ***)field);
+      *(char ***)field = NULL;
       return;
     }
   switch (k->type)
@@ -344,14 +53,14 @@ free_value (const struct key_def *k, struct rdind_conf *c)
     case V_HOSTPORT_OPT:
     case V_PATH_OPT:
     case V_NAME_OPT:
-      free (*(char **) field);
-      *(char **) field = NULL;
+      free (*(char **)field);
+      *(char **)field = NULL;
       break;
     case V_ENUM:
       if (!int_enum (k))
         {
-          free (*(char **) field);
-          *(char **) field = NULL;
+          free (*(char **)field);
+          *(char **)field = NULL;
         }
       break;
     default:
@@ -362,9 +71,9 @@ free_value (const struct key_def *k, struct rdind_conf *c)
 static int
 set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *err)
 {
-  const struct key_def *k = &keys[idx];
+  const struct key_def *k = &conf_keys[idx];
   struct rdind_conf *c = &cp->pub;
-  void *field = (char *) c + k->off;
+  void *field = (char *)c + k->off;
   cleanup_strv char **list = NULL;
 
   switch (k->type)
@@ -381,8 +90,11 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
             return -1;
           sl = strchr (a, '/');
           *sl = '\0';
-          if (!parse_ip (a, &fam) || fam != AF_INET || atoi (sl + 1) > 26 || atoi (sl + 1) < 8)
-            return rdind_make_error (err, 0, "'%s': slirp4netns needs an IPv4 network from /8 to /26, e.g. 10.0.2.0/24", value);
+          if (!conf_parse_ip_ (a, &fam) || fam != AF_INET || atoi (sl + 1) > 26
+              || atoi (sl + 1) < 8)
+            return rdind_make_error (
+                err, 0, "'%s': slirp4netns needs an IPv4 network from /8 to /26, e.g. 10.0.2.0/24",
+                value);
         }
       break;
     case V_HOSTPORT_OPT:
@@ -398,9 +110,10 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
     case V_ALLOW:
     case V_ARGS:
     case V_NSLIST:
-      list = split_list (value);
+      list = conf_split_list_ (value);
       if (k->type == V_PEERS && strv_len (list) == 0)
-        return rdind_make_error (err, 0, "at least one peer name is needed: rdind accepts only named clients");
+        return rdind_make_error (
+            err, 0, "at least one peer name is needed: rdind accepts only named clients");
       for (size_t i = 0; list[i]; i++)
         {
           const char *it = list[i];
@@ -408,7 +121,10 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
           if (k->type == V_PEERS)
             {
               if (!conf_valid_name (it))
-                return rdind_make_error (err, 0, "bad peer name '%s': use only letters, digits, '.', '_' and '-' (at most 64)", it);
+                return rdind_make_error (
+                    err, 0,
+                    "bad peer name '%s': use only letters, digits, '.', '_' and '-' (at most 64)",
+                    it);
               for (size_t j = 0; j < i; j++)
                 if (strcmp (list[j], it) == 0)
                   return rdind_make_error (err, 0, "peer '%s' is listed twice", it);
@@ -422,22 +138,27 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
                 }
               else if (strchr (it, ':') || strspn (it, "0123456789.") == strlen (it))
                 {
-                  if (!parse_ip (it, &fam))
-                    return rdind_make_error (err, 0, "'%s' is not an IP address, CIDR or host name", it);
+                  if (!conf_parse_ip_ (it, &fam))
+                    return rdind_make_error (err, 0, "'%s' is not an IP address, CIDR or host name",
+                                             it);
                 }
-              else if (!valid_hostname (it) || strchr (it, '*'))
-                return rdind_make_error (err, 0, "'%s' is not an IP address, CIDR or host name", it);
+              else if (!conf_valid_hostname_ (it) || strchr (it, '*'))
+                return rdind_make_error (err, 0, "'%s' is not an IP address, CIDR or host name",
+                                         it);
             }
           else if (k->type == V_NAMES)
             {
-              if (!parse_ip (it, &fam) && !valid_hostname (it))
+              if (!conf_parse_ip_ (it, &fam) && !conf_valid_hostname_ (it))
                 return rdind_make_error (err, 0, "'%s' is not a DNS name or IP address", it);
             }
           else if (k->type == V_NSLIST)
             {
               if (strcmp (it, "pid") != 0 && strcmp (it, "uts") != 0 && strcmp (it, "ipc") != 0
                   && strcmp (it, "cgroup") != 0)
-                return rdind_make_error (err, 0, "'%s' is not one of: pid, uts, ipc, cgroup (user, mount and network are always created)", it);
+                return rdind_make_error (err, 0,
+                                         "'%s' is not one of: pid, uts, ipc, cgroup (user, mount "
+                                         "and network are always created)",
+                                         it);
               for (size_t j = 0; j < i; j++)
                 if (strcmp (list[j], it) == 0)
                   return rdind_make_error (err, 0, "namespace '%s' is listed twice", it);
@@ -449,15 +170,20 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
                * open a second door (or a plaintext one). */
               if (strcmp (it, "-H") == 0 || strncmp (it, "--host", 6) == 0
                   || strncmp (it, "-H=", 3) == 0 || strncmp (it, "--tls", 5) == 0)
-                return rdind_make_error (err, 0, "'%s' is not allowed: dockerd listens only on rdind's unix socket (use [sidecar] listen for the TLS endpoint)", it);
+                return rdind_make_error (err, 0,
+                                         "'%s' is not allowed: dockerd listens only on rdind's "
+                                         "unix socket (use [sidecar] listen for the TLS endpoint)",
+                                         it);
             }
         }
       /* The launcher's own pid namespace is what guarantees that stopping
        * dockerd leaves none of its processes behind. */
       if (k->type == V_NSLIST && !strv_contains (list, "pid"))
-        return rdind_make_error (err, 0, "'pid' is required: rdind stops dockerd by ending its pid namespace (add pid to the list)");
+        return rdind_make_error (err, 0,
+                                 "'pid' is required: rdind stops dockerd by ending its pid "
+                                 "namespace (add pid to the list)");
       free_value (k, c);
-      *(char ***) field = steal_pointer (&list);
+      *(char ***)field = steal_pointer (&list);
       goto store_raw;
     case V_DURATION:
     case V_UINT:
@@ -473,14 +199,14 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
             char *end;
             errno = 0;
             v = strtoull (value, &end, 10);
-            if (*value == '\0' || *end || errno || !isdigit ((unsigned char) *value))
+            if (*value == '\0' || *end || errno || !isdigit ((unsigned char)*value))
               return rdind_make_error (err, 0, "'%s' is not a whole number", value);
           }
         if (v < k->min || (k->max && v > k->max))
           return rdind_make_error (err, 0, "'%s' is out of range: allowed %llu%s to %llu%s", value,
-                                   (unsigned long long) k->min, k->type == V_DURATION ? "s" : "",
-                                   (unsigned long long) k->max, k->type == V_DURATION ? "s" : "");
-        *(uint64_t *) field = v;
+                                   (unsigned long long)k->min, k->type == V_DURATION ? "s" : "",
+                                   (unsigned long long)k->max, k->type == V_DURATION ? "s" : "");
+        *(uint64_t *)field = v;
         goto store_raw;
       }
     case V_ENUM:
@@ -504,21 +230,25 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
             return rdind_make_error (err, 0, "'%s' is not one of: %s", value, choices);
           }
         if (strcmp (k->key, "restart") == 0)
-          *(enum conf_restart *) field = (enum conf_restart) i;
+          *(enum conf_restart *)field = (enum conf_restart)i;
         else if (strcmp (k->key, "key_type") == 0)
-          *(enum conf_key_type *) field = (enum conf_key_type) i;
+          *(enum conf_key_type *)field = (enum conf_key_type)i;
         else
           {
-            free (*(char **) field);
-            *(char **) field = xstrdup (value);
+            free (*(char **)field);
+            *(char **)field = xstrdup (value);
           }
         goto store_raw;
       }
     case V_PATH_OPT:
       if (*value && *value != '/')
-        return rdind_make_error (err, 0, "'%s' is not an absolute path (leave it empty for the default)", value);
+        return rdind_make_error (
+            err, 0, "'%s' is not an absolute path (leave it empty for the default)", value);
       if (strcmp (k->key, "state_dir") == 0 && strlen (value) > 80)
-        return rdind_make_error (err, 0, "'%s' is too long: unix socket paths below it must fit in 108 bytes (use at most 80 characters)", value);
+        return rdind_make_error (err, 0,
+                                 "'%s' is too long: unix socket paths below it must fit in 108 "
+                                 "bytes (use at most 80 characters)",
+                                 value);
       break;
     case V_NAME_OPT:
       if (*value && !conf_valid_name (value))
@@ -527,7 +257,7 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
     }
 
   free_value (k, c);
-  *(char **) field = xstrdup (value);
+  *(char **)field = xstrdup (value);
 store_raw:
   free (cp->raw[idx]);
   cp->raw[idx] = xstrdup (value);
@@ -537,9 +267,9 @@ store_raw:
 static int
 find_key (const char *section, const char *name)
 {
-  for (size_t i = 0; i < N_KEYS; i++)
-    if (strcmp (keys[i].section, section) == 0 && strcmp (keys[i].key, name) == 0)
-      return (int) i;
+  for (size_t i = 0; i < conf_n_keys; i++)
+    if (strcmp (conf_keys[i].section, section) == 0 && strcmp (conf_keys[i].key, name) == 0)
+      return (int)i;
   return -1;
 }
 
@@ -547,17 +277,17 @@ static char *
 known_keys (const char *section)
 {
   cleanup_strv char **v = xmalloc0 (sizeof (char *));
-  for (size_t i = 0; i < N_KEYS; i++)
-    if (strcmp (keys[i].section, section) == 0)
-      strv_append (&v, keys[i].key);
+  for (size_t i = 0; i < conf_n_keys; i++)
+    if (strcmp (conf_keys[i].section, section) == 0)
+      strv_append (&v, conf_keys[i].key);
   return strv_join (v, ", ");
 }
 
 static bool
 known_section (const char *s)
 {
-  for (size_t i = 0; i < ARRAY_SIZE (sections); i++)
-    if (strcmp (sections[i], s) == 0)
+  for (size_t i = 0; i < conf_n_sections; i++)
+    if (strcmp (conf_sections[i], s) == 0)
       return true;
   return false;
 }
@@ -606,13 +336,16 @@ handler (void *user, const char *section, const char *name, const char *value)
     return 1;
   if (*section == '\0')
     {
-      rdind_make_error (&st->error, 0, "%s:%d: key '%s' is outside any section (start with [sidecar], [tls] or [launcher])",
-                        st->path, st->line, name);
+      rdind_make_error (
+          &st->error, 0,
+          "%s:%d: key '%s' is outside any section (start with [sidecar], [tls] or [launcher])",
+          st->path, st->line, name);
       return 0;
     }
   if (!known_section (section))
     {
-      rdind_make_error (&st->error, 0, "%s:%d: unknown section [%s] (known sections: sidecar, tls, launcher)",
+      rdind_make_error (&st->error, 0,
+                        "%s:%d: unknown section [%s] (known sections: sidecar, tls, launcher)",
                         st->path, st->line, section);
       return 0;
     }
@@ -626,11 +359,12 @@ handler (void *user, const char *section, const char *name, const char *value)
     }
   if (st->cp->line[idx])
     {
-      rdind_make_error (&st->error, 0, "%s:%d: duplicate key '%s' in [%s] (first set on line %d): keep one",
+      rdind_make_error (&st->error, 0,
+                        "%s:%d: duplicate key '%s' in [%s] (first set on line %d): keep one",
                         st->path, st->line, name, section, st->cp->line[idx]);
       return 0;
     }
-  if (set_value (st->cp, (size_t) idx, value, &e) < 0)
+  if (set_value (st->cp, (size_t)idx, value, &e) < 0)
     {
       rdind_make_error (&st->error, 0, "%s:%d: bad value for [%s] %s: %s", st->path, st->line,
                         section, name, e->msg);
@@ -647,10 +381,10 @@ static struct conf_priv *
 conf_new_defaults (void)
 {
   struct conf_priv *cp = xmalloc0 (sizeof (*cp));
-  for (size_t i = 0; i < N_KEYS; i++)
+  for (size_t i = 0; i < conf_n_keys; i++)
     {
       rdind_error_t e = NULL;
-      if (set_value (cp, i, keys[i].def, &e) < 0)
+      if (set_value (cp, i, conf_keys[i].def, &e) < 0)
         abort (); /* the embedded defaults are valid by construction */
       cp->origin[i] = xstrdup ("default");
     }
@@ -666,8 +400,9 @@ conf_check (struct conf_priv *cp, rdind_error_t *err)
   if (c->ca_lifetime < 2 * c->lifetime)
     {
       int i = find_key ("tls", "ca_lifetime");
-      return rdind_make_error (err, 0, "%s: [tls] ca_lifetime (%s) must be at least twice [tls] lifetime (%s)",
-                               cp->origin[i], cp->raw[i], cp->raw[find_key ("tls", "lifetime")]);
+      return rdind_make_error (
+          err, 0, "%s: [tls] ca_lifetime (%s) must be at least twice [tls] lifetime (%s)",
+          cp->origin[i], cp->raw[i], cp->raw[find_key ("tls", "lifetime")]);
     }
   return 0;
 }
@@ -689,7 +424,8 @@ parse_file (struct conf_priv *cp, const char *path, rdind_error_t *err)
       return -1;
     }
   if (r > 0)
-    return rdind_make_error (err, 0, "%s:%d: syntax error: expected '[section]' or 'key = value'", path, r);
+    return rdind_make_error (err, 0, "%s:%d: syntax error: expected '[section]' or 'key = value'",
+                             path, r);
   if (r < 0)
     return rdind_make_error (err, 0, "%s: cannot parse", path);
   cp->source_file = xstrdup (path);
@@ -717,7 +453,7 @@ env_name (const struct key_def *k)
   char *s;
   xasprintf (&s, "RDIND_%s_%s", k->section, k->key);
   for (char *p = s; *p; p++)
-    *p = (char) toupper ((unsigned char) *p);
+    *p = (char)toupper ((unsigned char)*p);
   return s;
 }
 
@@ -737,7 +473,7 @@ conf_apply_env (struct rdind_conf *c, char **envp, rdind_error_t *err)
 
       if (eq == NULL)
         continue;
-      name = xstrndup (*e, (size_t) (eq - *e));
+      name = xstrndup (*e, (size_t)(eq - *e));
       value = eq + 1;
       if (strcmp (name, "DOCKER_TLS_CERTDIR") == 0)
         {
@@ -749,9 +485,9 @@ conf_apply_env (struct rdind_conf *c, char **envp, rdind_error_t *err)
       if (strncmp (name, "RDIND_SIDECAR_", 14) != 0 && strncmp (name, "RDIND_TLS_", 10) != 0
           && strncmp (name, "RDIND_LAUNCHER_", 15) != 0)
         continue;
-      for (size_t i = 0; i < N_KEYS; i++)
+      for (size_t i = 0; i < conf_n_keys; i++)
         {
-          cleanup_free char *n = env_name (&keys[i]);
+          cleanup_free char *n = env_name (&conf_keys[i]);
           rdind_error_t ve = NULL;
           if (strcmp (n, name) != 0)
             continue;
@@ -771,7 +507,9 @@ conf_apply_env (struct rdind_conf *c, char **envp, rdind_error_t *err)
         {
           const char *sec = name[6] == 'S' ? "sidecar" : name[6] == 'T' ? "tls" : "launcher";
           cleanup_free char *known = known_keys (sec);
-          return rdind_make_error (err, 0, "environment variable %s: unknown setting in [%s] (known keys: %s; the variable is RDIND_<SECTION>_<KEY> in capitals)",
+          return rdind_make_error (err, 0,
+                                   "environment variable %s: unknown setting in [%s] (known keys: "
+                                   "%s; the variable is RDIND_<SECTION>_<KEY> in capitals)",
                                    name, sec, known);
         }
     }
@@ -781,8 +519,11 @@ conf_apply_env (struct rdind_conf *c, char **envp, rdind_error_t *err)
       int i = find_key ("tls", "certdir");
       rdind_error_t ve = NULL;
       if (*certdir_env == '\0')
-        return rdind_make_error (err, 0, "environment variable DOCKER_TLS_CERTDIR is empty: docker:dind reads that as 'serve plaintext', but rdind never serves without TLS; unset it or set it to a directory such as /certs");
-      if (set_value (cp, (size_t) i, certdir_env, &ve) < 0)
+        return rdind_make_error (err, 0,
+                                 "environment variable DOCKER_TLS_CERTDIR is empty: docker:dind "
+                                 "reads that as 'serve plaintext', but rdind never serves without "
+                                 "TLS; unset it or set it to a directory such as /certs");
+      if (set_value (cp, (size_t)i, certdir_env, &ve) < 0)
         {
           rdind_make_error (err, 0, "environment variable DOCKER_TLS_CERTDIR: %s", ve->msg);
           rdind_error_release (&ve);
@@ -835,9 +576,9 @@ conf_free (struct rdind_conf *c)
   struct conf_priv *cp = PRIV (c);
   if (c == NULL)
     return;
-  for (size_t i = 0; i < N_KEYS; i++)
+  for (size_t i = 0; i < conf_n_keys; i++)
     {
-      free_value (&keys[i], c);
+      free_value (&conf_keys[i], c);
       free (cp->raw[i]);
       free (cp->origin[i]);
     }
@@ -856,8 +597,8 @@ conf_in_container (void)
 {
   const char *k = getenv ("KUBERNETES_SERVICE_HOST");
   const char *ct = getenv ("container");
-  return access ("/.dockerenv", F_OK) == 0 || access ("/run/.containerenv", F_OK) == 0
-         || (k && *k) || (ct && *ct);
+  return access ("/.dockerenv", F_OK) == 0 || access ("/run/.containerenv", F_OK) == 0 || (k && *k)
+         || (ct && *ct);
 }
 
 static char *
@@ -914,7 +655,7 @@ conf_resolve_paths (struct rdind_conf *c)
       if (rt && *rt == '/' && strlen (rt) < 64)
         xasprintf (&c->state_dir, "%s/rdind", rt);
       else
-        xasprintf (&c->state_dir, "/tmp/rdind-%u", (unsigned) getuid ());
+        xasprintf (&c->state_dir, "/tmp/rdind-%u", (unsigned)getuid ());
       mark_auto (cp, find_key ("launcher", "state_dir"), c->state_dir);
     }
 }
@@ -924,7 +665,7 @@ conf_resolve_paths (struct rdind_conf *c)
 int
 conf_reload (const struct rdind_conf *cur, struct rdind_conf **out, rdind_error_t *err)
 {
-  const struct conf_priv *old = (const struct conf_priv *) cur;
+  const struct conf_priv *old = (const struct conf_priv *)cur;
   struct rdind_conf *c = NULL;
   /* conf_load() with the file it found then: searching again could pick
    * another file now that HOME and XDG_* describe the dropped user. */
@@ -940,11 +681,11 @@ conf_reload (const struct rdind_conf *cur, struct rdind_conf **out, rdind_error_
   for (size_t j = 0; j < ARRAY_SIZE (paths); j++)
     {
       int i = find_key (paths[j][0], paths[j][1]);
-      char **field = (char **) ((char *) c + keys[i].off);
+      char **field = (char **)((char *)c + conf_keys[i].off);
       if ((*field == NULL || **field == '\0') && old->is_auto[i])
         {
           free (*field);
-          *field = xstrdup (*(char *const *) ((const char *) cur + keys[i].off));
+          *field = xstrdup (*(char *const *)((const char *)cur + conf_keys[i].off));
           mark_auto (PRIV (c), i, *field);
         }
     }
@@ -974,22 +715,22 @@ strv_equal (char **a, char **b)
 static bool
 value_equal (const struct key_def *k, const struct rdind_conf *a, const struct rdind_conf *b)
 {
-  const void *fa = (const char *) a + k->off, *fb = (const char *) b + k->off;
+  const void *fa = (const char *)a + k->off, *fb = (const char *)b + k->off;
   if (is_list (k->type))
-    return strv_equal (*(char **const *) fa, *(char **const *) fb);
+    return strv_equal (*(char **const *)fa, *(char **const *)fb);
   switch (k->type)
     {
     case V_DURATION:
     case V_UINT:
-      return *(const uint64_t *) fa == *(const uint64_t *) fb;
+      return *(const uint64_t *)fa == *(const uint64_t *)fb;
     case V_ENUM:
       if (int_enum (k) && strcmp (k->key, "restart") == 0)
-        return *(const enum conf_restart *) fa == *(const enum conf_restart *) fb;
+        return *(const enum conf_restart *)fa == *(const enum conf_restart *)fb;
       if (int_enum (k))
-        return *(const enum conf_key_type *) fa == *(const enum conf_key_type *) fb;
+        return *(const enum conf_key_type *)fa == *(const enum conf_key_type *)fb;
       /* fallthrough */
     default:
-      return str_equal (*(char *const *) fa, *(char *const *) fb);
+      return str_equal (*(char *const *)fa, *(char *const *)fb);
     }
 }
 
@@ -997,11 +738,11 @@ char **
 conf_diff (const struct rdind_conf *a, const struct rdind_conf *b)
 {
   char **out = xmalloc0 (sizeof (char *));
-  for (size_t i = 0; i < N_KEYS; i++)
-    if (!value_equal (&keys[i], a, b))
+  for (size_t i = 0; i < conf_n_keys; i++)
+    if (!value_equal (&conf_keys[i], a, b))
       {
         cleanup_free char *name = NULL;
-        xasprintf (&name, "%s.%s", keys[i].section, keys[i].key);
+        xasprintf (&name, "%s.%s", conf_keys[i].section, conf_keys[i].key);
         strv_append (&out, name);
       }
   return out;
@@ -1013,45 +754,45 @@ conf_copy_key (struct rdind_conf *dst, const struct rdind_conf *src, const char 
   const char *dot = strchr (key, '.');
   if (dot == NULL)
     return -1;
-  cleanup_free char *section = xstrndup (key, (size_t) (dot - key));
+  cleanup_free char *section = xstrndup (key, (size_t)(dot - key));
   int i = find_key (section, dot + 1);
   if (i < 0)
     return -1;
-  const struct key_def *k = &keys[i];
-  const struct conf_priv *sp = (const struct conf_priv *) src;
+  const struct key_def *k = &conf_keys[i];
+  const struct conf_priv *sp = (const struct conf_priv *)src;
   struct conf_priv *dp = PRIV (dst);
-  void *fd = (char *) dst + k->off;
-  const void *fs = (const char *) src + k->off;
+  void *fd = (char *)dst + k->off;
+  const void *fs = (const char *)src + k->off;
 
   free_value (k, dst);
   if (is_list (k->type))
     {
       char **v = xmalloc0 (sizeof (char *));
-      for (char *const *p = *(char **const *) fs; p && *p; p++)
+      for (char *const *p = *(char **const *)fs; p && *p; p++)
         strv_append (&v, *p);
-      *(char ***) fd = v;
+      *(char ***)fd = v;
     }
   else
     switch (k->type)
       {
       case V_DURATION:
       case V_UINT:
-        *(uint64_t *) fd = *(const uint64_t *) fs;
+        *(uint64_t *)fd = *(const uint64_t *)fs;
         break;
       case V_ENUM:
         if (int_enum (k))
           {
             if (strcmp (k->key, "restart") == 0)
-              *(enum conf_restart *) fd = *(const enum conf_restart *) fs;
+              *(enum conf_restart *)fd = *(const enum conf_restart *)fs;
             else
-              *(enum conf_key_type *) fd = *(const enum conf_key_type *) fs;
+              *(enum conf_key_type *)fd = *(const enum conf_key_type *)fs;
             break;
           }
         /* fallthrough */
       default:
         {
-          const char *v = *(char *const *) fs;
-          *(char **) fd = v ? xstrdup (v) : NULL;
+          const char *v = *(char *const *)fs;
+          *(char **)fd = v ? xstrdup (v) : NULL;
           break;
         }
       }
@@ -1072,17 +813,17 @@ void conf_key_info_ (const struct rdind_conf *c, size_t i, const char **section,
 size_t
 conf_n_keys_ (void)
 {
-  return N_KEYS;
+  return conf_n_keys;
 }
 
 void
 conf_key_info_ (const struct rdind_conf *c, size_t i, const char **section, const char **key,
                 const char **raw, const char **origin, const char **help)
 {
-  const struct conf_priv *cp = (const struct conf_priv *) c;
-  *section = keys[i].section;
-  *key = keys[i].key;
+  const struct conf_priv *cp = (const struct conf_priv *)c;
+  *section = conf_keys[i].section;
+  *key = conf_keys[i].key;
   *raw = cp->raw[i];
   *origin = cp->origin[i];
-  *help = keys[i].help;
+  *help = conf_keys[i].help;
 }

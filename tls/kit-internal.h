@@ -76,7 +76,7 @@ X509 *kit_parse_cert (const char *pem, size_t len, const char *what, rdind_error
 EVP_PKEY *kit_parse_key (const char *pem, size_t len, const char *what, rdind_error_t *err);
 /* Parses one or more certificates (a ca.pem bundle). */
 STACK_OF (X509)
-    * kit_parse_bundle (const char *pem, size_t len, const char *what, rdind_error_t *err);
+*kit_parse_bundle (const char *pem, size_t len, const char *what, rdind_error_t *err);
 
 time_t kit_cert_not_before (X509 *x);
 time_t kit_cert_not_after (X509 *x);
@@ -104,5 +104,23 @@ int kit_write_atomic (const char *path, const void *data, size_t len, mode_t mod
 /* Reads PATH; returns 0 with *out NULL when it does not exist. */
 int kit_read_opt (const char *path, char **out, size_t *len, rdind_error_t *err);
 int kit_fsync_dir (const char *dir);
+
+/* kit-dir.c: the certdir on disk (ownership and mode checks, staged pairs,
+ * loading PEM files that must be ours). */
+char *kit_path_join (const char *a, const char *b); /* "A/B", allocated */
+int kit_check_certdir (const char *dir, rdind_error_t *err);
+int kit_ensure_subdir (const char *dir, mode_t mode, bool tighten, rdind_error_t *err);
+void kit_remove_stale_temps (const char *dir);
+int kit_read_owned (const char *path, const char *rel, char **out, size_t *len, rdind_error_t *err);
+int kit_load_cert (const char *dir, const char *name, const char *rel_dir, X509 **out,
+                   rdind_error_t *err);
+int kit_load_key (const char *dir, const char *name, const char *rel_dir, EVP_PKEY **out,
+                  rdind_error_t *err);
+bool kit_exists (const char *dir, const char *name);
+int kit_rename_in (const char *dir, const char *from, const char *to, rdind_error_t *err);
+void kit_unlink_in (const char *dir, const char *name);
+int kit_recover_staged (const char *dir, const char *rel, const char *keynext, const char *certnext,
+                        const char *keyname, const char *certname, bool keep_both,
+                        rdind_error_t *err);
 
 #endif

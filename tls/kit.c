@@ -108,14 +108,6 @@ run_free (struct kit_run *r)
   strv_free (r->server_ips);
 }
 
-static char *
-path_join (const char *a, const char *b)
-{
-  char *s;
-  xasprintf (&s, "%s/%s", a, b);
-  return s;
-}
-
 static void
 due_min (struct kit_run *r, time_t t)
 {
@@ -206,227 +198,6 @@ server_names (struct kit_run *r)
     }
 }
 
-/* ---- directories ----------------------------------------------------------- */
-
-/* The certdir holds the CA key: another account able to write it could swap
- * in its own CA, so it must be ours (or root's), and never world-writable. */
-static int
-check_certdir (const char *dir, rdind_error_t *err)
-{
-  struct stat st;
-  uid_t me = geteuid ();
-
-  if (stat (dir, &st) < 0)
-    {
-      if (errno != ENOENT)
-        return rdind_make_error (err, errno, "certdir `%s`", dir);
-      if (mkdir_p (dir, 0755, err) < 0)
-        return rdind_error_wrap (
-            err, "cannot create certdir `%s` (make its parent writable or choose another certdir)",
-            dir);
-      if (stat (dir, &st) < 0)
-        return rdind_make_error (err, errno, "certdir `%s`", dir);
-    }
-  if (!S_ISDIR (st.st_mode))
-    return rdind_make_error (
-        err, 0, "certdir `%s` is not a directory: remove it or choose another certdir", dir);
-  if (st.st_uid != me && st.st_uid != 0)
-    return rdind_make_error (err, 0,
-                             "certdir `%s` is owned by uid %u, not by uid %u that runs rotkit: "
-                             "chown %u %s, or choose a certdir of your own",
-                             dir, (unsigned)st.st_uid, (unsigned)me, (unsigned)me, dir);
-  if (st.st_mode & S_IWOTH)
-    return rdind_make_error (err, 0,
-                             "certdir `%s` is world-writable (mode %04o): any account could "
-                             "replace the CA; run chmod o-w %s",
-                             dir, (unsigned)(st.st_mode & 07777), dir);
-  if (access (dir, W_OK | X_OK) < 0)
-    return rdind_make_error (
-        err, 0, "certdir `%s` is not writable by uid %u: chown %u %s, or choose another certdir",
-        dir, (unsigned)me, (unsigned)me, dir);
-  return 0;
-}
-
-/* A directory inside the certdir: created with MODE, must be ours; a CA
- * directory left more open by another tool is tightened. */
-static int
-ensure_subdir (const char *dir, mode_t mode, bool tighten, rdind_error_t *err)
-{
-  struct stat st;
-  if (lstat (dir, &st) < 0)
-    {
-      if (errno != ENOENT)
-        return rdind_make_error (err, errno, "`%s`", dir);
-      if (mkdir_p (dir, mode, err) < 0)
-        return -1;
-      if (chmod (dir, mode) < 0) /* umask */
-        return rdind_make_error (err, errno, "chmod `%s`", dir);
-      return 0;
-    }
-  if (!S_ISDIR (st.st_mode))
-    return rdind_make_error (err, 0, "`%s` is not a directory: remove it so rotkit can create it",
-                             dir);
-  if (st.st_uid != geteuid ())
-    return rdind_make_error (
-        err, 0, "`%s` is owned by uid %u, not by uid %u that runs rotkit: chown -R %u %s", dir,
-        (unsigned)st.st_uid, (unsigned)geteuid (), (unsigned)geteuid (), dir);
-  if (st.st_mode & S_IWOTH)
-    return rdind_make_error (err, 0, "`%s` is world-writable: run chmod o-w %s", dir, dir);
-  if (tighten && (st.st_mode & 07777) != mode && chmod (dir, mode) < 0)
-    return rdind_make_error (err, errno, "chmod %04o `%s`", (unsigned)mode, dir);
-  return 0;
-}
-
-/* Removes temporaries of writes that were killed (NAME.tmp.XXXXXX). */
-static void
-remove_stale_temps (const char *dir)
-{
-  DIR *d = opendir (dir);
-  struct dirent *e;
-  if (d == NULL)
-    return;
-  while ((e = readdir (d)) != NULL)
-    {
-      const char *t = strstr (e->d_name, ".tmp.");
-      if (t && strlen (t) == 11 && strstr (e->d_name, ".pem"))
-        unlinkat (dirfd (d), e->d_name, 0);
-    }
-  closedir (d);
-}
-
-/* Reads an optional file that must be ours. */
-static int
-read_owned (const char *path, const char *rel, char **out, size_t *len, rdind_error_t *err)
-{
-  struct stat st;
-  *out = NULL;
-  if (lstat (path, &st) < 0)
-    {
-      if (errno == ENOENT)
-        return 0;
-      return rdind_make_error (err, errno, "%s", rel);
-    }
-  if (!S_ISREG (st.st_mode))
-    return rdind_make_error (err, 0, "%s is not a regular file: remove it to have it re-issued",
-                             rel);
-  if (st.st_uid != geteuid ())
-    return rdind_make_error (
-        err, 0, "%s is owned by uid %u, not by uid %u that runs rotkit: chown %u %s, or delete it",
-        rel, (unsigned)st.st_uid, (unsigned)geteuid (), (unsigned)geteuid (), path);
-  return kit_read_opt (path, out, len, err);
-}
-
-/* Loads an optional certificate. */
-static int
-load_cert (const char *dir, const char *name, const char *rel_dir, X509 **out, rdind_error_t *err)
-{
-  cleanup_free char *path = path_join (dir, name);
-  cleanup_free char *rel = path_join (rel_dir, name);
-  cleanup_free char *pem = NULL;
-  size_t len = 0;
-  *out = NULL;
-  if (read_owned (path, rel, &pem, &len, err) < 0)
-    return -1;
-  if (pem == NULL)
-    return 0;
-  *out = kit_parse_cert (pem, len, rel, err);
-  if (*out == NULL)
-    return rdind_make_error (
-        err, 0, "%s: not a PEM certificate (corrupt or truncated): delete it to have it re-issued",
-        rel);
-  return 0;
-}
-
-static int
-load_key (const char *dir, const char *name, const char *rel_dir, EVP_PKEY **out,
-          rdind_error_t *err)
-{
-  cleanup_free char *path = path_join (dir, name);
-  cleanup_free char *rel = path_join (rel_dir, name);
-  cleanup_free char *pem = NULL;
-  size_t len = 0;
-  *out = NULL;
-  if (read_owned (path, rel, &pem, &len, err) < 0)
-    return -1;
-  if (pem == NULL)
-    return 0;
-  *out = kit_parse_key (pem, len, rel, err);
-  OPENSSL_cleanse (pem, len);
-  if (*out == NULL)
-    return rdind_make_error (err, 0,
-                             "%s: not an unencrypted PEM private key (corrupt or truncated): "
-                             "delete it and the cert.pem beside it to have a new pair issued",
-                             rel);
-  return 0;
-}
-
-static bool
-exists (const char *dir, const char *name)
-{
-  cleanup_free char *p = path_join (dir, name);
-  return access (p, F_OK) == 0;
-}
-
-static int
-rename_in (const char *dir, const char *from, const char *to, rdind_error_t *err)
-{
-  cleanup_free char *a = path_join (dir, from);
-  cleanup_free char *b = path_join (dir, to);
-  if (rename (a, b) < 0)
-    return rdind_make_error (err, errno, "rename `%s` to `%s`", a, b);
-  (void)kit_fsync_dir (dir);
-  return 0;
-}
-
-static void
-unlink_in (const char *dir, const char *name)
-{
-  cleanup_free char *p = path_join (dir, name);
-  if (unlink (p) == 0)
-    (void)kit_fsync_dir (dir);
-}
-
-/* Rolls forward a pair staged as KEYNEXT + CERTNEXT (see the top comment):
- *  - both staged: nothing was renamed; leave them (the caller decides);
- *  - only the key staged: the cert was never written; drop the key;
- *  - only the cert staged: the key was renamed already; finish with the
- *    cert when it matches the key now in place. */
-static int
-recover_staged (const char *dir, const char *rel, const char *keynext, const char *certnext,
-                const char *keyname, const char *certname, bool keep_both, rdind_error_t *err)
-{
-  bool k = exists (dir, keynext), c = exists (dir, certnext);
-  if (k && !c)
-    {
-      unlink_in (dir, keynext);
-      return 0;
-    }
-  if (c && !k)
-    {
-      cleanup_x509 X509 *cert = NULL;
-      cleanup_pkey EVP_PKEY *key = NULL;
-      rdind_error_t e = NULL;
-      if (load_cert (dir, certnext, rel, &cert, &e) < 0
-          || load_key (dir, keyname, rel, &key, &e) < 0 || key == NULL
-          || !kit_cert_matches_key (cert, key))
-        {
-          rdind_error_release (&e);
-          unlink_in (dir, certnext);
-          return 0;
-        }
-      log_info ("finishing an interrupted certificate switch", "dir=%s", log_quote (0, rel));
-      return rename_in (dir, certnext, certname, err);
-    }
-  if (k && c && !keep_both)
-    {
-      /* Both staged and nothing renamed: the run that staged them died
-       * before switching; drop them, this run decides afresh. */
-      unlink_in (dir, certnext);
-      unlink_in (dir, keynext);
-    }
-  return 0;
-}
-
 /* ---- CA -------------------------------------------------------------------- */
 
 static int
@@ -454,7 +225,7 @@ new_ca (struct kit_run *r, X509 **cert, EVP_PKEY **key, rdind_error_t *err)
 static int
 write_pem_cert (const char *dir, const char *name, X509 *x, rdind_error_t *err)
 {
-  cleanup_free char *path = path_join (dir, name);
+  cleanup_free char *path = kit_path_join (dir, name);
   size_t len;
   cleanup_free char *pem = kit_pem_cert (x, &len);
   return kit_write_atomic (path, pem, len, 0644, (gid_t)-1, err);
@@ -464,7 +235,7 @@ static int
 write_pem_key (const char *dir, const char *name, EVP_PKEY *k, mode_t mode, gid_t gid,
                rdind_error_t *err)
 {
-  cleanup_free char *path = path_join (dir, name);
+  cleanup_free char *path = kit_path_join (dir, name);
   size_t len;
   cleanup_free char *pem = kit_pem_key (k, &len);
   int ret = kit_write_atomic (path, pem, len, mode, gid, err);
@@ -477,14 +248,15 @@ static int
 ca_load (struct kit_run *r, rdind_error_t *err)
 {
   const char *d = r->cadir;
-  if (recover_staged (d, "ca", "next-key.pem", "next-cert.pem", "key.pem", "cert.pem", true, err)
+  if (kit_recover_staged (d, "ca", "next-key.pem", "next-cert.pem", "key.pem", "cert.pem", true,
+                          err)
       < 0)
     return -1;
-  if (load_cert (d, "cert.pem", "ca", &r->ca, err) < 0
-      || load_key (d, "key.pem", "ca", &r->ca_key, err) < 0
-      || load_cert (d, "next-cert.pem", "ca", &r->next, err) < 0
-      || load_key (d, "next-key.pem", "ca", &r->next_key, err) < 0
-      || load_cert (d, "prev-cert.pem", "ca", &r->prev, err) < 0)
+  if (kit_load_cert (d, "cert.pem", "ca", &r->ca, err) < 0
+      || kit_load_key (d, "key.pem", "ca", &r->ca_key, err) < 0
+      || kit_load_cert (d, "next-cert.pem", "ca", &r->next, err) < 0
+      || kit_load_key (d, "next-key.pem", "ca", &r->next_key, err) < 0
+      || kit_load_cert (d, "prev-cert.pem", "ca", &r->prev, err) < 0)
     return -1;
   if (r->ca && r->ca_key == NULL)
     return rdind_make_error (
@@ -560,8 +332,8 @@ ca_promote (struct kit_run *r, rdind_error_t *err)
 {
   if (r->ca && write_pem_cert (r->cadir, "prev-cert.pem", r->ca, err) < 0)
     return -1;
-  if (rename_in (r->cadir, "next-key.pem", "key.pem", err) < 0
-      || rename_in (r->cadir, "next-cert.pem", "cert.pem", err) < 0)
+  if (kit_rename_in (r->cadir, "next-key.pem", "key.pem", err) < 0
+      || kit_rename_in (r->cadir, "next-cert.pem", "cert.pem", err) < 0)
     return -1;
   if (r->ca)
     {
@@ -582,8 +354,8 @@ ca_update (struct kit_run *r, rdind_error_t *err)
     {
       /* A next CA made "in the future" (the clock moved back) would sign
        * leaves nobody can verify yet: drop it and introduce one again. */
-      unlink_in (r->cadir, "next-cert.pem");
-      unlink_in (r->cadir, "next-key.pem");
+      kit_unlink_in (r->cadir, "next-cert.pem");
+      kit_unlink_in (r->cadir, "next-key.pem");
       X509_free (r->next);
       EVP_PKEY_free (r->next_key);
       r->next = NULL;
@@ -627,7 +399,7 @@ ca_update (struct kit_run *r, rdind_error_t *err)
     {
       if (!kit_cert_same (r->prev, r->ca))
         log_cert ("previous CA expired, removed from ca.pem", "ca/prev-cert.pem", r->prev, NULL);
-      unlink_in (r->cadir, "prev-cert.pem");
+      kit_unlink_in (r->cadir, "prev-cert.pem");
       X509_free (r->prev);
       r->prev = NULL;
     }
@@ -667,7 +439,7 @@ add_leaf (struct kit_run *r, const char *rel, enum kit_role role, const char *cn
   l = &r->leaves[r->n_leaves++];
   memset (l, 0, sizeof (*l));
   l->rel = xstrdup (rel);
-  l->dir = path_join (r->certdir, rel);
+  l->dir = kit_path_join (r->certdir, rel);
   l->role = role;
   l->cn = xstrdup (cn);
   l->gid = (gid_t)-1;
@@ -689,20 +461,20 @@ add_leaf (struct kit_run *r, const char *rel, enum kit_role role, const char *cn
 static int
 leaf_load (struct kit_run *r, struct leaf *l, rdind_error_t *err)
 {
-  if (ensure_subdir (l->dir, 0755, false, err) < 0)
+  if (kit_ensure_subdir (l->dir, 0755, false, err) < 0)
     return -1;
-  remove_stale_temps (l->dir);
-  if (recover_staged (l->dir, l->rel, "key.pem.next", "cert.pem.next", "key.pem", "cert.pem", false,
-                      err)
+  kit_remove_stale_temps (l->dir);
+  if (kit_recover_staged (l->dir, l->rel, "key.pem.next", "cert.pem.next", "key.pem", "cert.pem",
+                          false, err)
       < 0)
     return -1;
-  if (load_key (l->dir, "key.pem", l->rel, &l->key, err) < 0
-      || load_cert (l->dir, "cert.pem", l->rel, &l->cert, err) < 0)
+  if (kit_load_key (l->dir, "key.pem", l->rel, &l->key, err) < 0
+      || kit_load_cert (l->dir, "cert.pem", l->rel, &l->cert, err) < 0)
     return -1;
   {
-    cleanup_free char *p = path_join (l->dir, "ca.pem");
-    cleanup_free char *rel = path_join (l->rel, "ca.pem");
-    if (read_owned (p, rel, &l->ca_pem, &l->ca_pem_len, err) < 0)
+    cleanup_free char *p = kit_path_join (l->dir, "ca.pem");
+    cleanup_free char *rel = kit_path_join (l->rel, "ca.pem");
+    if (kit_read_owned (p, rel, &l->ca_pem, &l->ca_pem_len, err) < 0)
       return -1;
   }
   if (l->key && l->cert && !kit_cert_matches_key (l->cert, l->key))
@@ -722,7 +494,7 @@ leaf_load (struct kit_run *r, struct leaf *l, rdind_error_t *err)
 static int
 fix_mode (const char *dir, const char *name, mode_t mode, gid_t gid, rdind_error_t *err)
 {
-  cleanup_free char *p = path_join (dir, name);
+  cleanup_free char *p = kit_path_join (dir, name);
   struct stat st;
   if (stat (p, &st) < 0)
     return rdind_make_error (err, errno, "stat `%s`", p);
@@ -775,7 +547,7 @@ leaf_update (struct kit_run *r, struct leaf *l, rdind_error_t *err)
   if (l->ca_pem == NULL || l->ca_pem_len != r->bundle_len
       || memcmp (l->ca_pem, r->bundle, r->bundle_len) != 0)
     {
-      cleanup_free char *p = path_join (l->dir, "ca.pem");
+      cleanup_free char *p = kit_path_join (l->dir, "ca.pem");
       if (kit_write_atomic (p, r->bundle, r->bundle_len, 0644, (gid_t)-1, err) < 0)
         return -1;
     }
@@ -809,8 +581,8 @@ leaf_update (struct kit_run *r, struct leaf *l, rdind_error_t *err)
            * comment for how an interrupted switch is finished. */
           if (write_pem_key (l->dir, "key.pem.next", key, l->key_mode, l->gid, err) < 0
               || write_pem_cert (l->dir, "cert.pem.next", cert, err) < 0
-              || rename_in (l->dir, "key.pem.next", "key.pem", err) < 0
-              || rename_in (l->dir, "cert.pem.next", "cert.pem", err) < 0)
+              || kit_rename_in (l->dir, "key.pem.next", "key.pem", err) < 0
+              || kit_rename_in (l->dir, "cert.pem.next", "cert.pem", err) < 0)
             return -1;
           EVP_PKEY_free (l->key);
           l->key = steal_pointer (&key);
@@ -820,13 +592,13 @@ leaf_update (struct kit_run *r, struct leaf *l, rdind_error_t *err)
       X509_free (l->cert);
       l->cert = steal_pointer (&cert);
       {
-        cleanup_free char *rel = path_join (l->rel, "cert.pem");
+        cleanup_free char *rel = kit_path_join (l->rel, "cert.pem");
         log_cert (had ? "certificate renewed" : "certificate issued", rel, l->cert, reason);
       }
     }
   else
     {
-      cleanup_free char *rel = path_join (l->rel, "cert.pem");
+      cleanup_free char *rel = kit_path_join (l->rel, "cert.pem");
       log_cert ("certificate reused", rel, l->cert, NULL);
     }
   if (!new_key || !reason)
@@ -862,16 +634,16 @@ run_open (struct kit_run *r, const struct kit_opts *o, rdind_error_t *err)
   r->certdir = xstrdup (o->certdir);
   while (strlen (r->certdir) > 1 && r->certdir[strlen (r->certdir) - 1] == '/')
     r->certdir[strlen (r->certdir) - 1] = '\0';
-  r->cadir = path_join (r->certdir, "ca");
+  r->cadir = kit_path_join (r->certdir, "ca");
   server_names (r);
-  if (check_certdir (r->certdir, err) < 0)
+  if (kit_check_certdir (r->certdir, err) < 0)
     return -1;
   /* ca/ is 0700: the CA key never leaves it, and docker:dind's image leaves
    * it 0755, so an existing one is tightened. */
-  if (ensure_subdir (r->cadir, 0700, true, err) < 0)
+  if (kit_ensure_subdir (r->cadir, 0700, true, err) < 0)
     return -1;
   {
-    cleanup_free char *lock = path_join (r->cadir, ".lock");
+    cleanup_free char *lock = kit_path_join (r->cadir, ".lock");
     /* One writer at a time (the sidecar's timer and a manual rotkit run). */
     r->lock_fd = open (lock, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
     if (r->lock_fd < 0)
@@ -879,7 +651,7 @@ run_open (struct kit_run *r, const struct kit_opts *o, rdind_error_t *err)
     if (flock (r->lock_fd, LOCK_EX) < 0)
       return rdind_make_error (err, errno, "lock `%s`", lock);
   }
-  remove_stale_temps (r->cadir);
+  kit_remove_stale_temps (r->cadir);
   return ca_load (r, err);
 }
 
@@ -904,7 +676,7 @@ add_peer_leaves (struct kit_run *r, char **peers)
 static void
 refresh_other_bundles (struct kit_run *r)
 {
-  cleanup_free char *cs = path_join (r->certdir, "clients");
+  cleanup_free char *cs = kit_path_join (r->certdir, "clients");
   DIR *d = opendir (cs);
   struct dirent *e;
   if (d == NULL)
@@ -920,9 +692,9 @@ refresh_other_bundles (struct kit_run *r)
       xasprintf (&rel, "clients/%s", e->d_name);
       for (size_t i = 0; i < r->n_leaves; i++)
         known = known || strcmp (r->leaves[i].rel, rel) == 0;
-      dir = path_join (r->certdir, rel);
-      p = path_join (dir, "ca.pem");
-      if (known || read_owned (p, rel, &pem, &len, &err) < 0 || pem == NULL)
+      dir = kit_path_join (r->certdir, rel);
+      p = kit_path_join (dir, "ca.pem");
+      if (known || kit_read_owned (p, rel, &pem, &len, &err) < 0 || pem == NULL)
         {
           rdind_error_release (&err);
           continue;
@@ -1004,11 +776,11 @@ kit_issue_client (const struct kit_opts *o, const char *peer, const char *out_di
     {
       cleanup_free char *rel = NULL;
       cleanup_x509 X509 *first = NULL;
-      cleanup_free char *cdir = path_join (r.certdir, "client");
+      cleanup_free char *cdir = kit_path_join (r.certdir, "client");
       rdind_error_t e = NULL;
       cleanup_free char *cn = NULL;
       /* The first peer lives in client/; any other in clients/<peer>/. */
-      if (load_cert (cdir, "cert.pem", "client", &first, &e) < 0)
+      if (kit_load_cert (cdir, "cert.pem", "client", &first, &e) < 0)
         rdind_error_release (&e);
       if (first)
         cn = kit_cert_cn (first);
@@ -1030,14 +802,14 @@ int
 kit_list_peers (const char *certdir, char ***out, rdind_error_t *err)
 {
   cleanup_strv char **v = xmalloc0 (sizeof (char *));
-  cleanup_free char *cdir = path_join (certdir, "client");
-  cleanup_free char *csdir = path_join (certdir, "clients");
+  cleanup_free char *cdir = kit_path_join (certdir, "client");
+  cleanup_free char *csdir = kit_path_join (certdir, "clients");
   cleanup_x509 X509 *first = NULL;
   struct dirent **names = NULL;
   int n;
   rdind_error_t e = NULL;
 
-  if (load_cert (cdir, "cert.pem", "client", &first, &e) < 0)
+  if (kit_load_cert (cdir, "cert.pem", "client", &first, &e) < 0)
     rdind_error_release (&e);
   if (first)
     {
@@ -1048,8 +820,8 @@ kit_list_peers (const char *certdir, char ***out, rdind_error_t *err)
   n = scandir (csdir, &names, NULL, alphasort);
   for (int i = 0; i < n; i++)
     {
-      cleanup_free char *d = path_join (csdir, names[i]->d_name);
-      if (conf_valid_name (names[i]->d_name) && exists (d, "cert.pem")
+      cleanup_free char *d = kit_path_join (csdir, names[i]->d_name);
+      if (conf_valid_name (names[i]->d_name) && kit_exists (d, "cert.pem")
           && !strv_contains (v, names[i]->d_name))
         strv_append (&v, names[i]->d_name);
       free (names[i]);

@@ -1,6 +1,6 @@
 # rotkit: certificate kit (issue, renew, verify) and the TLS engine.
 noinst_LIBRARIES += libtls.a
-libtls_a_SOURCES = tls/kit.h tls/kit-internal.h tls/kit.c tls/kit-x509.c tls/kit-io.c tls/kit-check.c
+libtls_a_SOURCES = tls/kit.h tls/kit-internal.h tls/kit.c tls/kit-dir.c tls/kit-x509.c tls/kit-io.c tls/kit-check.c
 
 bin_PROGRAMS += rotkit
 rotkit_SOURCES = tls/rotkit-main.c

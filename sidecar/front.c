@@ -1,0 +1,606 @@
+/* rdind sidecar: the TLS front.  Owns the listener (open only while
+ * dockerd answers /_ping, see ready.c), every client connection and the
+ * byte pump between a client's TLS engine and dockerd's unix socket, with
+ * half-close kept both ways and backpressure in each direction.  After the
+ * handshake bytes flow untouched, so HTTP upgrades (attach, exec, BuildKit
+ * session/grpc) need no special case.  Also owns the configuration
+ * generations that connections borrow their peer list from. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+
+#include <uv.h>
+
+#include "conf.h"
+#include "engine.h"
+#include "log.h"
+#include "sidecar-int.h"
+#include "util.h"
+
+/* Past this much unsent data toward one side, stop reading the other. */
+#define HIGH_WATER (1u << 20)
+#define READ_CHUNK (64u * 1024)
+
+static const char *reject_names[REJ__N] = { "allow_from", "max_connections",   "handshake",
+                                            "peer_name",  "handshake_timeout", "upstream" };
+
+struct conn
+{
+  struct conn *next, *prev;
+  uv_tcp_t client;
+  uv_pipe_t up;
+  uv_timer_t hs_timer;
+  uv_connect_t connect_req;
+  struct tls_engine *tls;
+  struct conf_gen *gen; /* whose peers the engine checks against */
+  char addr[INET6_ADDRSTRLEN + 8];
+  bool up_init, up_connected, established;
+  bool client_eof, up_eof, up_shut, closing;
+  bool client_paused, up_paused;
+  char *early; /* plaintext that arrived before upstream connected */
+  size_t early_len;
+  int handles;
+};
+
+struct wreq
+{
+  uv_write_t req;
+  struct conn *c;
+  char data[];
+};
+
+static void conn_close (struct conn *c);
+static void pump_client (struct conn *c);
+static void on_client_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+static void on_up_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
+
+void
+sidecar_alloc_cb (uv_handle_t *h UNUSED, size_t hint UNUSED, uv_buf_t *buf)
+{
+  buf->base = malloc (READ_CHUNK);
+  buf->len = buf->base ? READ_CHUNK : 0;
+}
+
+/* dockerd -> client carries the bulk (docker cp, save, logs): reading more
+ * per call means fewer, larger TLS writes and fewer wake-ups. */
+#define UP_READ_CHUNK (256u * 1024)
+
+static void
+up_alloc_cb (uv_handle_t *h UNUSED, size_t hint UNUSED, uv_buf_t *buf)
+{
+  buf->base = malloc (UP_READ_CHUNK);
+  buf->len = buf->base ? UP_READ_CHUNK : 0;
+}
+
+void
+conf_gen_free (struct conf_gen *g)
+{
+  if (g->owned)
+    conf_free (g->conf);
+  free (g);
+}
+
+static void
+conf_gen_unref (struct conf_gen *g)
+{
+  if (--g->users > 0 || g == S.gen)
+    return;
+  for (struct conf_gen **p = &S.retired; *p; p = &(*p)->next)
+    if (*p == g)
+      {
+        *p = g->next;
+        break;
+      }
+  conf_gen_free (g);
+}
+
+static void
+conn_handle_closed (uv_handle_t *h)
+{
+  struct conn *c = h->data;
+  if (--c->handles > 0)
+    return;
+  tls_engine_free (c->tls);
+  if (c->gen)
+    conf_gen_unref (c->gen);
+  free (c->early);
+  free (c);
+}
+
+static void
+conn_close (struct conn *c)
+{
+  if (c->closing)
+    return;
+  c->closing = true;
+  if (c->next)
+    c->next->prev = c->prev;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    S.conns = c->next;
+  S.n_conns--;
+  uv_close ((uv_handle_t *)&c->client, conn_handle_closed);
+  uv_close ((uv_handle_t *)&c->hs_timer, conn_handle_closed);
+  if (c->up_init)
+    uv_close ((uv_handle_t *)&c->up, conn_handle_closed);
+}
+
+static void
+maybe_finish (struct conn *c)
+{
+  /* Both directions ended and everything we owed the client is written. */
+  if (c->client_eof && c->up_eof && uv_stream_get_write_queue_size ((uv_stream_t *)&c->client) == 0)
+    conn_close (c);
+}
+
+static void
+reject (struct conn *c, enum reject_reason r, const char *detail)
+{
+  S.rejects[r]++;
+  log_warn (
+      "rejected", "addr=%s peer=%s reason=%s detail=%s", c->addr,
+      log_quote (0, c->tls && tls_engine_peer_name (c->tls) ? tls_engine_peer_name (c->tls) : "-"),
+      reject_names[r], log_quote (1, detail ? detail : "-"));
+}
+
+static void
+client_written (uv_write_t *req, int status)
+{
+  struct wreq *w = (struct wreq *)req;
+  struct conn *c = w->c;
+  free (w);
+  if (c->closing)
+    return;
+  if (status < 0)
+    {
+      conn_close (c);
+      return;
+    }
+  if (c->up_paused && uv_stream_get_write_queue_size ((uv_stream_t *)&c->client) < HIGH_WATER / 2)
+    {
+      c->up_paused = false;
+      if (c->up_connected && !c->up_eof)
+        uv_read_start ((uv_stream_t *)&c->up, up_alloc_cb, on_up_read);
+    }
+  maybe_finish (c);
+}
+
+/* Sends whatever ciphertext the engine produced. */
+static int
+flush_tls (struct conn *c)
+{
+  size_t n;
+  while ((n = tls_engine_pending_out (c->tls)) > 0)
+    {
+      struct wreq *w = malloc (sizeof *w + n);
+      if (w == NULL)
+        return -1;
+      w->c = c;
+      n = tls_engine_take_out (c->tls, w->data, n);
+      uv_buf_t b = uv_buf_init (w->data, n);
+      if (uv_write (&w->req, (uv_stream_t *)&c->client, &b, 1, client_written) < 0)
+        {
+          free (w);
+          return -1;
+        }
+    }
+  return 0;
+}
+
+static void
+up_written (uv_write_t *req, int status)
+{
+  struct wreq *w = (struct wreq *)req;
+  struct conn *c = w->c;
+  free (w);
+  if (c->closing)
+    return;
+  if (status < 0)
+    {
+      conn_close (c);
+      return;
+    }
+  if (c->client_paused && uv_stream_get_write_queue_size ((uv_stream_t *)&c->up) < HIGH_WATER / 2)
+    {
+      c->client_paused = false;
+      pump_client (c);
+      if (!c->client_eof && !c->closing && !c->client_paused)
+        uv_read_start ((uv_stream_t *)&c->client, sidecar_alloc_cb, on_client_read);
+    }
+}
+
+static int
+write_up (struct conn *c, const char *data, size_t n)
+{
+  struct wreq *w = malloc (sizeof *w + n);
+  if (w == NULL)
+    return -1;
+  w->c = c;
+  memcpy (w->data, data, n);
+  uv_buf_t b = uv_buf_init (w->data, n);
+  S.bytes_in += n;
+  if (uv_write (&w->req, (uv_stream_t *)&c->up, &b, 1, up_written) < 0)
+    {
+      free (w);
+      return -1;
+    }
+  return 0;
+}
+
+static void
+up_shutdown_cb (uv_shutdown_t *req, int status UNUSED)
+{
+  free (req);
+}
+
+/* The client finished sending: pass the FIN on while the other direction
+ * keeps streaming (`docker run -i` with stdin closed). */
+static void
+client_ended (struct conn *c)
+{
+  c->client_eof = true;
+  uv_read_stop ((uv_stream_t *)&c->client);
+  if (c->up_connected && !c->up_shut)
+    {
+      uv_shutdown_t *req = xmalloc0 (sizeof *req);
+      c->up_shut = true;
+      if (uv_shutdown (req, (uv_stream_t *)&c->up, up_shutdown_cb) < 0)
+        free (req);
+    }
+  maybe_finish (c);
+}
+
+/* Moves decrypted client bytes upstream until the engine runs dry or the
+ * upstream queue is full. */
+static void
+pump_client (struct conn *c)
+{
+  char buf[READ_CHUNK];
+  rdind_error_t err = NULL;
+  while (!c->closing && !c->client_eof)
+    {
+      if (c->up_connected && uv_stream_get_write_queue_size ((uv_stream_t *)&c->up) > HIGH_WATER)
+        {
+          c->client_paused = true;
+          uv_read_stop ((uv_stream_t *)&c->client);
+          return;
+        }
+      ssize_t n = tls_engine_read (c->tls, buf, sizeof buf, &err);
+      if (n > 0)
+        {
+          if (!c->up_connected)
+            {
+              c->early = realloc (c->early, c->early_len + n);
+              memcpy (c->early + c->early_len, buf, n);
+              c->early_len += n;
+            }
+          else if (write_up (c, buf, n) < 0)
+            {
+              conn_close (c);
+              return;
+            }
+          continue;
+        }
+      flush_tls (c);
+      if (n == TLS_ENGINE_AGAIN)
+        return;
+      if (n == TLS_ENGINE_EOF)
+        {
+          client_ended (c);
+          return;
+        }
+      log_info ("connection error", "addr=%s error=%s", c->addr,
+                log_quote (0, err ? err->msg : "?"));
+      rdind_error_release (&err);
+      conn_close (c);
+      return;
+    }
+}
+
+static void
+on_up_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+  struct conn *c = s->data;
+  rdind_error_t err = NULL;
+  if (n > 0 && !c->closing)
+    {
+      S.bytes_out += n;
+      if (tls_engine_write (c->tls, buf->base, n, &err) < 0 || flush_tls (c) < 0)
+        {
+          rdind_error_release (&err);
+          conn_close (c);
+        }
+      else if (uv_stream_get_write_queue_size ((uv_stream_t *)&c->client) > HIGH_WATER)
+        {
+          c->up_paused = true;
+          uv_read_stop (s);
+        }
+    }
+  else if (n < 0 && !c->closing)
+    {
+      /* dockerd is done sending: close_notify toward the client, keep the
+       * client -> dockerd direction open. */
+      c->up_eof = true;
+      uv_read_stop (s);
+      tls_engine_shutdown (c->tls, &err);
+      rdind_error_release (&err);
+      flush_tls (c);
+      maybe_finish (c);
+    }
+  free (buf->base);
+}
+
+static void
+on_up_connect (uv_connect_t *req, int status)
+{
+  struct conn *c = req->data;
+  if (c->closing)
+    return;
+  if (status < 0)
+    {
+      reject (c, REJ_UPSTREAM, uv_strerror (status));
+      conn_close (c);
+      return;
+    }
+  c->up_connected = true;
+  /* Connected while the client still works on its half of the handshake:
+   * nothing flows before the peer check passes; on_handshake_done starts
+   * the relay. */
+  if (!c->established)
+    return;
+  if (c->early_len)
+    {
+      write_up (c, c->early, c->early_len);
+      free (c->early);
+      c->early = NULL;
+      c->early_len = 0;
+    }
+  uv_read_start ((uv_stream_t *)&c->up, up_alloc_cb, on_up_read);
+  if (c->client_eof)
+    {
+      c->client_eof = false;
+      client_ended (c);
+    }
+  else
+    pump_client (c);
+}
+
+/* Opens the connection to dockerd's socket.  Started once the client's
+ * hello was accepted (our answer is on its way), so the connect overlaps
+ * the client's own handshake work instead of delaying its first request;
+ * not at accept, so a port scan or a plaintext probe never reaches
+ * dockerd's socket.  No byte goes to dockerd before the peer check. */
+static void
+up_connect (struct conn *c)
+{
+  if (c->up_init)
+    return;
+  uv_pipe_init (S.loop, &c->up, 0);
+  c->up.data = c;
+  c->up_init = true;
+  c->handles++;
+  c->connect_req.data = c;
+  uv_pipe_connect (&c->connect_req, &c->up, S.sock_path, on_up_connect);
+}
+
+static void
+on_handshake_done (struct conn *c)
+{
+  uv_os_fd_t fd;
+  int one = 1;
+
+  c->established = true;
+  uv_timer_stop (&c->hs_timer);
+  /* TLS 1.3 leaves us nothing to send after the client's Finished (no
+   * session tickets: resumption would skip the peer check).  A client with
+   * Nagle on (Python's ssl, openssl s_client) then holds its first request
+   * until that Finished is acknowledged, and a delayed ACK costs it 40 ms.
+   * Acknowledge now. */
+  if (uv_fileno ((uv_handle_t *)&c->client, &fd) == 0)
+    setsockopt (fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
+  S.accepted++;
+  if (!c->up_init)
+    up_connect (c);
+  else if (c->up_connected)
+    uv_read_start ((uv_stream_t *)&c->up, up_alloc_cb, on_up_read);
+  log_info ("accepted", "addr=%s peer=%s", c->addr, log_quote (0, tls_engine_peer_name (c->tls)));
+}
+
+static void
+on_client_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+  struct conn *c = s->data;
+  rdind_error_t err = NULL;
+  if (c->closing)
+    goto out;
+  if (n < 0)
+    {
+      if (!c->established)
+        {
+          reject (c, REJ_HANDSHAKE, "client closed during the handshake");
+          conn_close (c);
+        }
+      else
+        client_ended (c);
+      goto out;
+    }
+  if (n == 0)
+    goto out;
+  tls_engine_feed (c->tls, buf->base, n, NULL);
+  if (!c->established)
+    {
+      int r = tls_engine_handshake (c->tls, &err);
+      bool answered = r == 0 && tls_engine_pending_out (c->tls) > 0;
+      flush_tls (c); /* handshake records or the alert */
+      if (r < 0)
+        {
+          const char *m = err ? err->msg : "?";
+          reject (c,
+                  strstr (m, "sidecar.peers") || strstr (m, "common name") ? REJ_PEER
+                                                                           : REJ_HANDSHAKE,
+                  m);
+          rdind_error_release (&err);
+          /* Let the alert go out, then close. */
+          c->client_eof = c->up_eof = true;
+          uv_read_stop (s);
+          maybe_finish (c);
+          goto out;
+        }
+      if (r == 0)
+        {
+          if (answered)
+            up_connect (c);
+          goto out;
+        }
+      on_handshake_done (c);
+    }
+  pump_client (c);
+out:
+  free (buf->base);
+}
+
+static void
+on_hs_timeout (uv_timer_t *t)
+{
+  struct conn *c = t->data;
+  if (!c->established && !c->closing)
+    {
+      reject (c, REJ_TIMEOUT, NULL);
+      conn_close (c);
+    }
+}
+
+static void
+on_connection (uv_stream_t *server, int status)
+{
+  if (status < 0)
+    return;
+  struct conn *c = xmalloc0 (sizeof *c);
+  uv_tcp_init (S.loop, &c->client);
+  c->client.data = c;
+  uv_timer_init (S.loop, &c->hs_timer);
+  c->hs_timer.data = c;
+  c->handles = 2;
+  c->next = S.conns;
+  if (S.conns)
+    S.conns->prev = c;
+  S.conns = c;
+  S.n_conns++;
+  snprintf (c->addr, sizeof c->addr, "?");
+  if (uv_accept (server, (uv_stream_t *)&c->client) < 0)
+    {
+      conn_close (c);
+      return;
+    }
+  struct sockaddr_storage ss;
+  int len = sizeof ss;
+  char host[INET6_ADDRSTRLEN] = "?";
+  if (uv_tcp_getpeername (&c->client, (struct sockaddr *)&ss, &len) == 0)
+    {
+      if (ss.ss_family == AF_INET)
+        {
+          uv_ip4_name ((struct sockaddr_in *)&ss, host, sizeof host);
+          snprintf (c->addr, sizeof c->addr, "%s:%u", host,
+                    ntohs (((struct sockaddr_in *)&ss)->sin_port));
+        }
+      else
+        {
+          uv_ip6_name ((struct sockaddr_in6 *)&ss, host, sizeof host);
+          snprintf (c->addr, sizeof c->addr, "[%s]:%u", host,
+                    ntohs (((struct sockaddr_in6 *)&ss)->sin6_port));
+        }
+    }
+  if (!sidecar_allowed (S.conf->allow_from, S.resolved, (struct sockaddr *)&ss))
+    {
+      reject (c, REJ_ALLOW_FROM, "source not in sidecar.allow_from");
+      conn_close (c);
+      return;
+    }
+  if (S.n_conns > S.conf->max_connections)
+    {
+      reject (c, REJ_MAX_CONN, NULL);
+      conn_close (c);
+      return;
+    }
+  rdind_error_t err = NULL;
+  c->tls = tls_engine_new (S.ctx.cur, true, NULL, &err);
+  if (c->tls == NULL)
+    {
+      reject (c, REJ_HANDSHAKE, err->msg);
+      rdind_error_release (&err);
+      conn_close (c);
+      return;
+    }
+  c->gen = S.gen;
+  S.gen->users++;
+  tls_engine_set_peers (c->tls, c->gen->conf->peers);
+  uv_tcp_nodelay (&c->client, 1);
+  uv_timer_start (&c->hs_timer, on_hs_timeout, S.conf->handshake_timeout * 1000, 0);
+  uv_read_start ((uv_stream_t *)&c->client, sidecar_alloc_cb, on_client_read);
+}
+
+/* --- listener ------------------------------------------------------- */
+
+void
+front_open_listener (void)
+{
+  cleanup_free char *host = NULL;
+  uint16_t port = 0;
+  rdind_error_t err = NULL;
+  if (conf_parse_hostport (S.conf->listen, &host, &port, &err) < 0)
+    {
+      log_error ("bad sidecar.listen", "error=%s", log_quote (0, err->msg));
+      rdind_error_release (&err);
+      sidecar_shutdown (2);
+      return;
+    }
+  struct sockaddr_storage ss;
+  const char *h = host[0] ? host : "0.0.0.0";
+  if (uv_ip4_addr (h, port, (struct sockaddr_in *)&ss) != 0
+      && uv_ip6_addr (h, port, (struct sockaddr_in6 *)&ss) != 0)
+    {
+      log_error ("sidecar.listen is not an IP address", "listen=%s", S.conf->listen);
+      sidecar_shutdown (2);
+      return;
+    }
+  uv_tcp_init (S.loop, &S.listener);
+  int r = uv_tcp_bind (&S.listener, (struct sockaddr *)&ss, 0);
+  if (r == 0)
+    r = uv_listen ((uv_stream_t *)&S.listener, 511, on_connection);
+  if (r < 0)
+    {
+      log_error ("cannot listen", "listen=%s error=%s", S.conf->listen,
+                 log_quote (0, uv_strerror (r)));
+      uv_close ((uv_handle_t *)&S.listener, NULL);
+      sidecar_shutdown (1);
+      return;
+    }
+  S.listening = true;
+  log_info ("listening", "listen=%s", S.conf->listen);
+}
+
+void
+front_close_listener (const char *why)
+{
+  if (!S.listening)
+    return;
+  S.listening = false;
+  uv_close ((uv_handle_t *)&S.listener, NULL);
+  log_info ("listener closed", "reason=%s", why);
+}
+
+/* Drops every open connection (shutdown). */
+void
+front_close_all (void)
+{
+  while (S.conns)
+    conn_close (S.conns);
+}

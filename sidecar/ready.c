@@ -1,0 +1,147 @@
+/* rdind sidecar: readiness.  Pings dockerd's socket once a second and
+ * opens the TLS listener only while GET /_ping answers 200, closing it as
+ * soon as dockerd stops answering or the launcher exits. */
+#include "config.h"
+
+#include <errno.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <uv.h>
+
+#include "conf.h"
+#include "log.h"
+#include "sidecar-int.h"
+#include "util.h"
+
+/* GET /_ping on dockerd's unix socket, without blocking the loop (a dockerd
+ * that is slow to answer must not stall the connections being served), and
+ * bounded by PING_TIMEOUT_MS.  Only a real "200" opens the listener.  One
+ * ping at a time; it owns its handles and frees itself in the last close
+ * callback. */
+#define PING_TIMEOUT_MS 2000
+
+struct ping
+{
+  uv_pipe_t pipe;
+  uv_connect_t connect_req;
+  uv_write_t write_req;
+  uv_timer_t timer;
+  char buf[512];
+  size_t have;
+  int handles;
+  bool done;
+};
+
+static struct ping *ping_inflight;
+
+static void
+ping_closed (uv_handle_t *h)
+{
+  struct ping *p = h->data;
+  if (--p->handles == 0)
+    free (p);
+}
+
+static void
+ping_finish (struct ping *p, bool ok)
+{
+  if (p->done)
+    return;
+  p->done = true;
+  ping_inflight = NULL;
+  uv_close ((uv_handle_t *)&p->pipe, ping_closed);
+  uv_close ((uv_handle_t *)&p->timer, ping_closed);
+  if (S.stopping)
+    return;
+  bool up = ok && S.launcher_running;
+  if (up && !S.listening)
+    front_open_listener ();
+  else if (!up && S.listening)
+    front_close_listener ("dockerd does not answer /_ping");
+}
+
+static bool
+ping_answer_ok (const struct ping *p)
+{
+  return p->have >= 12 && strncmp (p->buf, "HTTP/1.", 7) == 0
+         && strncmp (p->buf + 8, " 200", 4) == 0;
+}
+
+static void
+ping_alloc (uv_handle_t *h, size_t hint UNUSED, uv_buf_t *buf)
+{
+  struct ping *p = h->data;
+  *buf = uv_buf_init (p->buf + p->have, (unsigned int)(sizeof p->buf - 1 - p->have));
+}
+
+static void
+ping_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf UNUSED)
+{
+  struct ping *p = s->data;
+  if (n > 0)
+    p->have += (size_t)n;
+  /* The status line is all we need; EOF or a full buffer ends it too. */
+  if (n < 0 || p->have >= 12 || p->have == sizeof p->buf - 1)
+    ping_finish (p, ping_answer_ok (p));
+}
+
+static void
+ping_written (uv_write_t *w, int status)
+{
+  struct ping *p = w->data;
+  if (status < 0)
+    ping_finish (p, false);
+}
+
+static void
+ping_connected (uv_connect_t *req, int status)
+{
+  static char request[] = "GET /_ping HTTP/1.0\r\nHost: docker\r\n\r\n";
+  struct ping *p = req->data;
+  uv_buf_t b = uv_buf_init (request, sizeof request - 1);
+
+  if (p->done)
+    return;
+  if (status < 0 || uv_write (&p->write_req, (uv_stream_t *)&p->pipe, &b, 1, ping_written) < 0
+      || uv_read_start ((uv_stream_t *)&p->pipe, ping_alloc, ping_read) < 0)
+    ping_finish (p, false);
+}
+
+static void
+ping_timeout (uv_timer_t *t)
+{
+  ping_finish (t->data, false);
+}
+
+void
+ready_on_timer (uv_timer_t *t UNUSED)
+{
+  if (S.stopping || ping_inflight)
+    return;
+  if (!S.launcher_running)
+    {
+      if (S.listening)
+        front_close_listener ("dockerd does not answer /_ping");
+      return;
+    }
+  struct ping *p = xmalloc0 (sizeof *p);
+  uv_pipe_init (S.loop, &p->pipe, 0);
+  uv_timer_init (S.loop, &p->timer);
+  p->pipe.data = p->timer.data = p->connect_req.data = p->write_req.data = p;
+  p->handles = 2;
+  ping_inflight = p;
+  uv_timer_start (&p->timer, ping_timeout, PING_TIMEOUT_MS, 0);
+  uv_pipe_connect (&p->connect_req, &p->pipe, S.sock_path, ping_connected);
+}
+
+/* Ends a ping in flight (shutdown). */
+void
+ready_abort (void)
+{
+  if (ping_inflight)
+    ping_finish (ping_inflight, false);
+}
