@@ -3,6 +3,8 @@ libsidecar_a_SOURCES = sidecar/sidecar.h sidecar/sidecar-int.h sidecar/sidecar.c
 	sidecar/ready.c sidecar/supervise.c sidecar/reload.c sidecar/status.c sidecar/privs.c sidecar/health.c
 
 if ENABLE_E2E
-TESTS += tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh
+TESTS += tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh tests/e2e/clients.sh
 endif
-EXTRA_DIST += tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh
+EXTRA_DIST += tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh tests/e2e/clients.sh \
+	tests/e2e/client-docker-py.py tests/e2e/client-node.js tests/e2e/ryuk-standin.c \
+	tests/node/package.json tests/node/package-lock.json

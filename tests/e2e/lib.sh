@@ -134,3 +134,31 @@ make_busybox_tar () {
     tar -C "$root" -cf "$out" .
     rm -rf "$root"
 }
+
+# start_sidecar [VAR=VALUE...] : starts `rdind sidecar` as root, dropping to
+# the test user, on 127.0.0.1:$PORT with its certificates in $CERTS and its
+# daemon's state under $U; extra settings come as RDIND_* assignments.  Sets
+# SPID, LOG and the DOCKER_* variables, registers the cleanups and waits
+# until the endpoint listens (that is: dockerd answers).
+start_sidecar () {
+    PORT=${PORT:-$(free_port)}
+    U=${U:-$T/u}
+    CERTS=${CERTS:-$U/certs}
+    LOG=${LOG:-$T/sidecar.log}
+    mkdir -p "$U" && chmod 755 "$T" && chown "$E2E_USER": "$U"
+    export DOCKER_HOST=tcp://127.0.0.1:$PORT DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=$CERTS/client
+    dump_on_fail "$LOG"
+    on_exit kill_user_procs
+    on_exit 'kill -TERM $SPID 2>/dev/null; sleep 1; kill -KILL $SPID 2>/dev/null'
+    env RDIND_SIDECAR_USER="$E2E_USER" RDIND_SIDECAR_LISTEN="127.0.0.1:$PORT" RDIND_TLS_CERTDIR="$CERTS" \
+        RDIND_LAUNCHER_STATE_DIR="$U/state" RDIND_LAUNCHER_DATA_ROOT="$U/data" "$@" \
+        "$RDIND" sidecar >"$LOG" 2>&1 &
+    SPID=$!
+    wait_for 90 grep -q 'msg=listening' "$LOG" || fail "sidecar did not start listening"
+}
+
+# import_busybox NAME : a busybox image NAME in the daemon behind $DOCKER_HOST.
+import_busybox () {
+    [ -s "$T/busybox.tar" ] || make_busybox_tar "$T/busybox.tar"
+    timeout 60 docker import "$T/busybox.tar" "$1" >/dev/null || fail "docker import $1"
+}
