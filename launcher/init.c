@@ -2,9 +2,10 @@
  *
  * Forked by the launcher parent (run.c) into new user (or the sidecar's),
  * mount, network and pid namespaces: waits for its id maps, becomes root of
- * the namespace, prepares the mounts dockerd expects (own /proc and /sys,
- * copied-up /etc and /run, resolv.conf pointing at slirp4netns), waits for
- * the network, then forks dockerd and stays as a minimal pid 1. */
+ * the namespace, prepares the mounts dockerd expects (a root without the
+ * sidecar's secrets, own /proc and /sys, copied-up /etc and /run,
+ * resolv.conf pointing at slirp4netns), waits for the network, then forks
+ * dockerd and stays as a minimal pid 1. */
 #include "config.h"
 
 #include <dirent.h>
@@ -19,6 +20,7 @@
 #include <sys/mount.h>
 #include <sys/prctl.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -114,6 +116,158 @@ copy_up (const char *dir, const char *tmpbase, const char *const *skip, rdind_er
   return 0;
 }
 
+/* How PATH relates to the paths to hide: 2 it is one, 1 it holds one (an
+ * ancestor), 0 neither. */
+static int
+hide_relation (const char *path, char **hide)
+{
+  size_t n = strlen (path);
+  int rel = 0;
+  for (; hide && *hide; hide++)
+    {
+      if (strcmp (*hide, path) == 0)
+        return 2;
+      if (strncmp (*hide, path, n) == 0 && (*hide)[n] == '/')
+        rel = 1;
+    }
+  return rel;
+}
+
+/* Fills DST (a directory of the new root) with the entries of SRC (one of
+ * the old root): a recursive bind for each, except that a path to hide is
+ * left out (an empty directory stands in its place) and a directory that
+ * holds one is rebuilt the same way one level down.  So no bind in the new
+ * root has a hidden path below it, and unmounting anything in it (which a
+ * privileged inner container may) reveals only the empty directories of
+ * the tmpfs skeleton. */
+static int
+fill_view (const char *src, const char *dst, char **hide, rdind_error_t *err)
+{
+  DIR *d = opendir (src);
+  struct dirent *de;
+
+  if (d == NULL)
+    return rdind_make_error (err, errno, "open %s", src);
+  while ((de = readdir (d)) != NULL)
+    {
+      cleanup_free char *from = NULL, *to = NULL;
+      struct stat st;
+      int rel;
+
+      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+        continue;
+      xasprintf (&from, "%s/%s", strcmp (src, "/") == 0 ? "" : src, de->d_name);
+      xasprintf (&to, "%s/%s", dst, de->d_name);
+      /* /proc and /sys get mounts of their own (new_root). */
+      if (strcmp (src, "/") == 0 && (strcmp (de->d_name, "proc") == 0 || strcmp (de->d_name, "sys") == 0))
+        {
+          mkdir (to, 0555);
+          continue;
+        }
+      if (lstat (from, &st) < 0)
+        continue;
+      rel = hide_relation (from, hide);
+      if (rel == 2)
+        {
+          mkdir (to, 0700);
+          log_info ("hidden from the daemon", "path=%s", from);
+          continue;
+        }
+      if (S_ISLNK (st.st_mode))
+        {
+          char target[PATH_MAX];
+          ssize_t n = readlink (from, target, sizeof target - 1);
+          if (n >= 0)
+            {
+              target[n] = '\0';
+              if (symlink (target, to) < 0)
+                log_warn ("new root: cannot recreate symlink", "path=%s errno=%d", from, errno);
+            }
+          continue;
+        }
+      if (rel == 1 && S_ISDIR (st.st_mode))
+        {
+          if (mkdir (to, st.st_mode & 07777) < 0)
+            {
+              closedir (d);
+              return rdind_make_error (err, errno, "new root: mkdir %s", to);
+            }
+          if (fill_view (from, to, hide, err) < 0)
+            {
+              closedir (d);
+              return -1;
+            }
+          continue;
+        }
+      if (S_ISDIR (st.st_mode))
+        mkdir (to, st.st_mode & 07777);
+      else
+        {
+          int fd = open (to, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
+          if (fd >= 0)
+            close (fd);
+        }
+      if (mount (from, to, NULL, MS_BIND | MS_REC, NULL) < 0)
+        log_warn ("new root: cannot bind", "path=%s error=%s", from, log_quote (0, strerror (errno)));
+    }
+  closedir (d);
+  return 0;
+}
+
+/* The daemon's root: a tmpfs with the old root's entries bound in, minus
+ * the paths to hide (certdir: the CA key, the server key, every peer's
+ * client key), then pivot_root into it and detach the old root, so nothing
+ * in this mount namespace leads to them any more: not a bind of certdir, of
+ * its parent or of /, not /proc/PID/root (our /proc shows our own pid
+ * namespace only), not an unmount of a mask.
+ *
+ * The tmpfs is built over the old /proc, a mount point nobody needs while
+ * we build: the kernel lets a user namespace mount a fresh proc or sysfs
+ * only while one is fully visible in the mount namespace (mount_too_revealing),
+ * so both are mounted into the new root before the old one goes. */
+static int
+new_root (const struct launch_init *a, rdind_error_t *err)
+{
+  const char *nr = "/proc";
+
+  if (mount ("tmpfs", nr, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
+    return rdind_make_error (err, errno, "mount the tmpfs of the daemon's root");
+  if (fill_view ("/", nr, a->hide, err) < 0)
+    return rdind_error_wrap (err, "build the daemon's root");
+  /* A proc of our own pid namespace, or dockerd and runc would see the
+   * host's pids.  EPERM here means /proc is masked by the outer runtime. */
+  if (mount ("proc", "/proc/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+    return rdind_make_error (err, errno,
+                             "mount a new /proc: the container masks /proc; run it with "
+                             "`--security-opt systempaths=unconfined` (Kubernetes: procMount: Unmasked)");
+  /* sysfs of the new netns (dockerd reads /sys/class/net), with the cgroup
+   * mounts of the old /sys bound back in; the old /sys when that fails. */
+  if (mount ("sysfs", "/proc/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
+    {
+      if (mount ("/sys/fs/cgroup", "/proc/sys/fs/cgroup", NULL, MS_BIND | MS_REC, NULL) < 0)
+        log_warn ("cannot bind the cgroup mounts under the new /sys", "error=%s",
+                  log_quote (0, strerror (errno)));
+    }
+  else
+    {
+      log_warn ("keeping the host's /sys", "error=%s", log_quote (0, strerror (errno)));
+      if (mount ("/sys", "/proc/sys", NULL, MS_BIND | MS_REC, NULL) < 0)
+        return rdind_make_error (err, errno, "bind /sys into the daemon's root");
+    }
+  if (mkdir ("/proc/.oldroot", 0700) < 0)
+    return rdind_make_error (err, errno, "mkdir the old root's mount point");
+  if (syscall (SYS_pivot_root, nr, "/proc/.oldroot") < 0)
+    return rdind_make_error (err, errno, "pivot_root into the daemon's root");
+  if (chdir ("/") < 0)
+    return rdind_make_error (err, errno, "chdir /");
+  /* pivot_root moved the old root's lock to the new root, so the old one
+   * may go (bubblewrap does the same). */
+  if (umount2 ("/.oldroot", MNT_DETACH) < 0)
+    return rdind_make_error (err, errno, "detach the old root");
+  rmdir ("/.oldroot");
+  return 0;
+}
+
 static int
 child_mounts (const struct launch_init *a, rdind_error_t *err)
 {
@@ -121,36 +275,12 @@ child_mounts (const struct launch_init *a, rdind_error_t *err)
   static const char *const run_skip[] = { "docker", "docker.sock", "docker.pid", "containerd",
                                           "runc", "xtables.lock", NULL };
   cleanup_free char *resolv = NULL;
-  cleanup_free char *cg = NULL;
 
   /* Nothing we mount may leak to the host: receive, never send. */
   if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
     return rdind_make_error (err, errno, "make / rslave");
-  /* A proc of our own pid namespace, or dockerd and runc would see the
-   * host's pids.  EPERM here means /proc is masked by the outer runtime. */
-  if (mount ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
-    return rdind_make_error (err, errno,
-                             "mount a new /proc: the container masks /proc; run it with "
-                             "`--security-opt systempaths=unconfined` (Kubernetes: procMount: Unmasked)");
-  /* sysfs of the new netns (dockerd reads /sys/class/net), keeping the
-   * cgroup mounts it would hide. */
-  xasprintf (&cg, "%s/.cgroup", a->state_dir);
-  mkdir (cg, 0700);
-  if (mount ("/sys/fs/cgroup", cg, NULL, MS_BIND | MS_REC, NULL) == 0)
-    {
-      if (mount ("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
-        {
-          if (mount (cg, "/sys/fs/cgroup", NULL, MS_MOVE, NULL) < 0)
-            log_warn ("cannot move the cgroup mounts back under /sys", "error=%s",
-                      log_quote (0, strerror (errno)));
-        }
-      else
-        {
-          log_warn ("keeping the host's /sys", "error=%s", log_quote (0, strerror (errno)));
-          umount2 (cg, MNT_DETACH);
-        }
-    }
-  rmdir (cg);
+  if (new_root (a, err) < 0)
+    return -1;
 
   if (copy_up ("/etc", a->state_dir, etc_skip, err) < 0)
     return rdind_error_wrap (err, "copy-up /etc");

@@ -79,11 +79,17 @@ struct launch_run
   uint64_t mtu;
   uint64_t stop_timeout;       /* seconds */
   char **namespaces;           /* besides user, mount and network (launch_ns_flags) */
+  char **hide;                 /* absolute paths kept out of the daemon's mount namespace */
   int userns_fd;               /* the sidecar's mapped user namespace (inherited), or -1 */
   struct launch_ids ids;       /* subordinate ranges, for newuidmap when userns_fd < 0 */
   const char *log_level;
   char **dockerd_argv;         /* [0] is dockerd's absolute path */
 };
+
+/* The paths the daemon's mount namespace leaves out (*OUT, strv): certdir,
+ * resolved.  Fails when certdir and state_dir or data_root nest. */
+int launch_hide_paths (const char *certdir, const char *state_dir, const char *data_root, char ***out,
+                       rdind_error_t *err);
 
 /* rdind-launch's argv for R, HELPER its path (strv_free). */
 char **launch_run_to_argv (const struct launch_run *r, const char *helper);
@@ -103,6 +109,7 @@ struct launch_init
   const char *docker_sock;
   const char *dns;
   int ns_flags;        /* CLONE_NEW* of the namespaces below the user namespace */
+  char **hide;         /* absolute paths the daemon's root must not contain */
 };
 
 /* Runs as pid 1 of the new namespaces until dockerd exits; never returns. */

@@ -205,6 +205,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   cleanup_strv char **dargv = NULL;
   cleanup_strv char **denv = NULL;
   cleanup_strv char **hargv = NULL;
+  cleanup_strv char **hide = NULL;
   char *slirp_args[3] = { NULL, NULL, NULL };
   int userns_fd;
 
@@ -257,6 +258,8 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
     return rdind_error_report (&err, 2);
   if (mkdir_p (conf->state_dir, 0700, &err) < 0 || mkdir_p (conf->data_root, 0700, &err) < 0)
     return rdind_error_report (&err, 1);
+  if (launch_hide_paths (conf->certdir, conf->state_dir, conf->data_root, &hide, &err) < 0)
+    return rdind_error_report (&err, 2);
   xasprintf (&rkdir, "%s/rootlesskit", conf->state_dir);
   xasprintf (&exec_root, "%s/exec", conf->state_dir);
   xasprintf (&pidfile, "%s/docker.pid", conf->state_dir);
@@ -355,6 +358,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       .mtu = conf->mtu,
       .stop_timeout = conf->stop_timeout,
       .namespaces = conf->namespaces,
+      .hide = hide,
       .userns_fd = userns_fd,
       .ids = ids,
       .log_level = conf->log_level,

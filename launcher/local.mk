@@ -48,6 +48,8 @@ TESTS += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/docto
 # one missing requirement each (root, dockerd, debootstrap; well under a
 # minute once the base is cached).
 TESTS += tests/e2e/doctor-container.sh
+# What the daemon (and so a job's container) can see of the sidecar's secrets.
+TESTS += tests/e2e/secrets.sh
 endif
 EXTRA_DIST += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/doctor-fail.sh \
-	tests/e2e/doctor-container.sh tests/e2e/lib-outer.sh
+	tests/e2e/doctor-container.sh tests/e2e/lib-outer.sh tests/e2e/secrets.sh

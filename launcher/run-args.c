@@ -3,7 +3,7 @@
  *
  *   rdind-launch --state-dir=DIR --rootlesskit-dir=DIR --docker-sock=PATH
  *                --slirp4netns=PATH [--slirp-arg=ARG]... --cidr=CIDR --mtu=N
- *                --stop-timeout=SECONDS [--namespace=NAME]...
+ *                --stop-timeout=SECONDS [--namespace=NAME]... [--hide=PATH]...
  *                (--userns-fd=FD | --subuid=START:COUNT --subgid=START:COUNT)
  *                --log-level=LEVEL -- DOCKERD [ARG...]
  *
@@ -48,6 +48,8 @@ launch_run_to_argv (const struct launch_run *r, const char *helper)
   add_opt (&argv, "stop-timeout", num);
   for (char **n = r->namespaces; n && *n; n++)
     add_opt (&argv, "namespace", *n);
+  for (char **h = r->hide; h && *h; h++)
+    add_opt (&argv, "hide", *h);
   if (r->userns_fd >= 0)
     {
       snprintf (num, sizeof num, "%d", r->userns_fd);
@@ -131,6 +133,12 @@ launch_run_parse (struct launch_run *r, int argc, char **argv, rdind_error_t *er
         }
       else if (IS ("namespace"))
         strv_append (&r->namespaces, v);
+      else if (IS ("hide"))
+        {
+          bad = v[0] != '/' || strcmp (v, "/") == 0;
+          if (!bad)
+            strv_append (&r->hide, v);
+        }
       else if (IS ("userns-fd"))
         {
           uint64_t fd;
@@ -194,6 +202,7 @@ launch_run_release (struct launch_run *r)
 {
   strv_free (r->slirp_args);
   strv_free (r->namespaces);
+  strv_free (r->hide);
   strv_free (r->dockerd_argv);
-  r->slirp_args = r->namespaces = r->dockerd_argv = NULL;
+  r->slirp_args = r->namespaces = r->hide = r->dockerd_argv = NULL;
 }

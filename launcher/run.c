@@ -254,7 +254,7 @@ main (int argc, char **argv)
    * with the sidecar's prepared namespace, simply until the network is up. */
   {
     struct launch_init a = { sync[0], outp[1], run.dockerd_argv, environ, run.state_dir,
-                             run.docker_sock, dns, launch_ns_flags (run.namespaces) };
+                             run.docker_sock, dns, launch_ns_flags (run.namespaces), run.hide };
     /* Init holds none of the parent's pipes: slirp4netns's exit fd must
      * reach EOF when the parent dies, whatever init does. */
     int close_fds[] = { sync[1], api.fd, ready[0], ready[1], exitp[0],

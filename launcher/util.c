@@ -8,6 +8,7 @@
 #include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -430,4 +431,47 @@ launch_ns_flags (char **names)
     else if (strcmp (*n, "cgroup") == 0)
       flags |= CLONE_NEWCGROUP;
   return flags;
+}
+
+/* Is A the same path as B or below it?  Both absolute and normalized. */
+static bool
+path_within (const char *a, const char *b)
+{
+  size_t n = strlen (b);
+  if (n == 1 && b[0] == '/')
+    return true;
+  return strncmp (a, b, n) == 0 && (a[n] == '\0' || a[n] == '/');
+}
+
+/* The certdir holds the CA key, the server key and every peer's client key:
+ * the daemon needs none of them, and anything the daemon can see a job can
+ * bind into a container.  So the daemon's root leaves certdir out (init.c);
+ * that cannot work when certdir and the daemon's own directories nest. */
+int
+launch_hide_paths (const char *certdir, const char *state_dir, const char *data_root, char ***out,
+                   rdind_error_t *err)
+{
+  char buf[PATH_MAX];
+  const char *c = realpath (certdir, buf) ? buf : certdir;
+  const struct
+  {
+    const char *key, *path;
+  } own[] = { { "launcher.state_dir", state_dir }, { "launcher.data_root", data_root } };
+
+  *out = NULL;
+  if (c[0] != '/' || strcmp (c, "/") == 0)
+    return rdind_make_error (err, 0, "tls.certdir '%s' must be an absolute directory other than /", certdir);
+  for (size_t i = 0; i < ARRAY_SIZE (own); i++)
+    {
+      char b2[PATH_MAX];
+      const char *o = realpath (own[i].path, b2) ? b2 : own[i].path;
+      if (path_within (o, c) || path_within (c, o))
+        return rdind_make_error (err, 0,
+                                 "tls.certdir '%s' and %s '%s' nest: the daemon must see its own "
+                                 "directory but never certdir (fix: put them side by side, e.g. "
+                                 "certdir=/certs and %s under /var/lib/rdind)",
+                                 certdir, own[i].key, own[i].path, own[i].key);
+    }
+  strv_append (out, c);
+  return 0;
 }

@@ -140,5 +140,26 @@ main (void)
     l = log_foreign_fields ("time=\"x\" level=info something else", out, sizeof out);
     ok (l == LOG_INFO_ && strncmp (out, "msg=\"time=", 9) == 0, "no msg= after level: quoted whole");
   }
+  /* certdir stays out of the daemon's root; it must not nest with the
+   * daemon's own directories, either way round. */
+  {
+    char **h = NULL;
+    ok (launch_hide_paths ("/certs", "/run/rdind", "/var/lib/rdind", &h, &err) == 0 && h && strcmp (h[0], "/certs") == 0
+            && h[1] == NULL,
+        "hide: certdir beside state_dir and data_root");
+    strv_free (h);
+    ok (launch_hide_paths ("/srv", "/srv/state", "/var/lib/rdind", &h, &err) < 0 && strstr (err->msg, "launcher.state_dir")
+            && strstr (err->msg, "fix:"),
+        "hide: state_dir under certdir is refused with a fix");
+    rdind_error_release (&err);
+    ok (launch_hide_paths ("/data/certs", "/run/rdind", "/data", &h, &err) < 0 && strstr (err->msg, "launcher.data_root"),
+        "hide: certdir under data_root is refused");
+    rdind_error_release (&err);
+    ok (launch_hide_paths ("/certsx", "/run/rdind", "/certs", &h, &err) == 0, "hide: a shared prefix is not nesting");
+    strv_free (h);
+    ok (launch_hide_paths ("/", "/run/rdind", "/var", &h, &err) < 0, "hide: certdir / is refused");
+    rdind_error_release (&err);
+  }
+
   return done_testing ();
 }
