@@ -25,6 +25,9 @@ enum vtype
   V_ARGS,
   V_NSLIST,   /* namespaces: pid, uts, ipc, cgroup */
   V_NAME_OPT, /* account or group name, may be empty */
+  V_ABSPATHS, /* list of absolute paths (no "..") */
+  V_IMAGES,   /* list of image references, '*' allowed at the end */
+  V_CAPS,     /* list of capability names (CAP_ optional) or ALL */
 };
 
 struct key_def
@@ -59,6 +62,16 @@ struct conf_priv
   int line[CONF_MAX_KEYS];     /* line in the file, 0 when not from the file */
   bool is_auto[CONF_MAX_KEYS]; /* an empty path resolved by conf_resolve_paths() */
   char *source_file;
+  /* [policy.PEER] keys as read, in file order; turned into pub.peer_policies
+   * by conf_check() once the environment is applied too. */
+  struct conf_override
+  {
+    char *peer;
+    size_t idx; /* a [policy] key */
+    char *raw, *origin;
+    int line;
+  } *ovr;
+  size_t n_ovr;
 };
 
 #define PRIV(c) ((struct conf_priv *)(c))
@@ -67,5 +80,8 @@ struct conf_priv
 bool conf_parse_ip_ (const char *s, int *family);
 bool conf_valid_hostname_ (const char *s);
 char **conf_split_list_ (const char *s);
+int conf_normalize_path_ (char *p);
+bool conf_valid_image_pattern_ (const char *s);
+int conf_normalize_cap_ (char *c);
 
 #endif

@@ -33,7 +33,8 @@ int_enum (const struct key_def *k)
 static bool
 is_list (enum vtype t)
 {
-  return t == V_PEERS || t == V_ALLOW || t == V_NAMES || t == V_ARGS || t == V_NSLIST;
+  return t == V_PEERS || t == V_ALLOW || t == V_NAMES || t == V_ARGS || t == V_NSLIST
+         || t == V_ABSPATHS || t == V_IMAGES || t == V_CAPS;
 }
 
 static void
@@ -110,6 +111,9 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
     case V_ALLOW:
     case V_ARGS:
     case V_NSLIST:
+    case V_ABSPATHS:
+    case V_IMAGES:
+    case V_CAPS:
       list = conf_split_list_ (value);
       if (k->type == V_PEERS && strv_len (list) == 0)
         return rdind_make_error (
@@ -162,6 +166,28 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
               for (size_t j = 0; j < i; j++)
                 if (strcmp (list[j], it) == 0)
                   return rdind_make_error (err, 0, "namespace '%s' is listed twice", it);
+            }
+          else if (k->type == V_ABSPATHS)
+            {
+              if (conf_normalize_path_ (list[i]) < 0)
+                return rdind_make_error (err, 0,
+                                         "'%s' is not an absolute path without '.' or '..' parts", it);
+            }
+          else if (k->type == V_IMAGES)
+            {
+              if (!conf_valid_image_pattern_ (it))
+                return rdind_make_error (err, 0,
+                                         "'%s' is not an image reference (letters, digits and "
+                                         "._-/:@; '*' only at the end, e.g. registry.local/ci/*)",
+                                         it);
+            }
+          else if (k->type == V_CAPS)
+            {
+              if (conf_normalize_cap_ (list[i]) < 0)
+                return rdind_make_error (err, 0,
+                                         "'%s' is not a capability name (e.g. SYS_ADMIN, "
+                                         "CAP_NET_RAW or ALL)",
+                                         it);
             }
           else if (k->type == V_ARGS)
             {
@@ -325,6 +351,63 @@ reader (char *str, int num, void *stream)
   return r;
 }
 
+static struct conf_priv *conf_new_defaults (void);
+
+/* A key of [policy.PEER]: checked as the same [policy] key would be, kept
+ * aside, applied on top of [policy] by conf_check(). */
+static int
+peer_policy_key (struct parse_state *st, const char *peer, const char *name, const char *value)
+{
+  struct conf_priv *cp = st->cp;
+  rdind_error_t e = NULL;
+  int idx;
+
+  if (!conf_valid_name (peer))
+    {
+      rdind_make_error (&st->error, 0,
+                        "%s:%d: bad section [policy.%s]: after 'policy.' comes a peer name "
+                        "(letters, digits, '.', '_' and '-')",
+                        st->path, st->line, peer);
+      return 0;
+    }
+  idx = find_key ("policy", name);
+  if (idx < 0 || strcmp (name, "enabled") == 0)
+    {
+      cleanup_free char *known = known_keys ("policy");
+      rdind_make_error (&st->error, 0,
+                        "%s:%d: unknown key '%s' in [policy.%s] (known keys: %s; 'enabled' is "
+                        "set in [policy] for everyone)",
+                        st->path, st->line, name, peer, known);
+      return 0;
+    }
+  for (size_t i = 0; i < cp->n_ovr; i++)
+    if (cp->ovr[i].idx == (size_t)idx && strcmp (cp->ovr[i].peer, peer) == 0)
+      {
+        rdind_make_error (&st->error, 0,
+                          "%s:%d: duplicate key '%s' in [policy.%s] (first set on line %d): keep one",
+                          st->path, st->line, name, peer, cp->ovr[i].line);
+        return 0;
+      }
+  {
+    struct rdind_conf *scratch = &conf_new_defaults ()->pub;
+    int r = set_value (PRIV (scratch), (size_t)idx, value, &e);
+    conf_free (scratch);
+    if (r < 0)
+      {
+        rdind_make_error (&st->error, 0, "%s:%d: bad value for [policy.%s] %s: %s", st->path,
+                          st->line, peer, name, e->msg);
+        rdind_error_release (&e);
+        return 0;
+      }
+  }
+  cp->ovr = xrealloc (cp->ovr, (cp->n_ovr + 1) * sizeof *cp->ovr);
+  cp->ovr[cp->n_ovr] = (struct conf_override){ .peer = xstrdup (peer), .idx = (size_t)idx,
+                                                .raw = xstrdup (value), .line = st->line };
+  xasprintf (&cp->ovr[cp->n_ovr].origin, "%s:%d", st->path, st->line);
+  cp->n_ovr++;
+  return 1;
+}
+
 static int
 handler (void *user, const char *section, const char *name, const char *value)
 {
@@ -342,10 +425,13 @@ handler (void *user, const char *section, const char *name, const char *value)
           st->path, st->line, name);
       return 0;
     }
+  if (strncmp (section, "policy.", 7) == 0)
+    return peer_policy_key (st, section + 7, name, value);
   if (!known_section (section))
     {
       rdind_make_error (&st->error, 0,
-                        "%s:%d: unknown section [%s] (known sections: sidecar, tls, launcher)",
+                        "%s:%d: unknown section [%s] (known sections: sidecar, tls, launcher, "
+                        "policy, policy.PEER)",
                         st->path, st->line, section);
       return 0;
     }
@@ -391,10 +477,93 @@ conf_new_defaults (void)
   return cp;
 }
 
+static void
+policy_clear (struct conf_policy *p)
+{
+  free (p->enabled);
+  strv_free (p->allow_binds);
+  strv_free (p->allow_images);
+  free (p->allow_privileged);
+  free (p->allow_host_namespaces);
+  free (p->allow_devices);
+  strv_free (p->deny_caps);
+  memset (p, 0, sizeof *p);
+}
+
+static void
+free_peer_policies (struct rdind_conf *c)
+{
+  for (size_t i = 0; i < c->n_peer_policies; i++)
+    {
+      free (c->peer_policies[i].peer);
+      policy_clear (&c->peer_policies[i].policy);
+    }
+  free (c->peer_policies);
+  c->peer_policies = NULL;
+  c->n_peer_policies = 0;
+}
+
+/* Each peer named by a [policy.PEER] section gets [policy] (as the file and
+ * the environment left it) with its own keys on top.  Run after the
+ * environment: RDIND_POLICY_* and RDIND_SIDECAR_PEERS count too. */
+static int
+build_peer_policies (struct conf_priv *cp, rdind_error_t *err)
+{
+  struct rdind_conf *c = &cp->pub;
+
+  free_peer_policies (c);
+  for (size_t i = 0; i < cp->n_ovr; i++)
+    {
+      const struct conf_override *o = &cp->ovr[i];
+      bool first = true;
+      if (!strv_contains (c->peers, o->peer))
+        return rdind_make_error (err, 0,
+                                 "%s: [policy.%s]: '%s' is not in [sidecar] peers (fix: add it to "
+                                 "peers, or remove the section)",
+                                 o->origin, o->peer, o->peer);
+      for (size_t j = 0; j < i; j++)
+        first = first && strcmp (cp->ovr[j].peer, o->peer) != 0;
+      if (!first)
+        continue;
+      struct conf_priv *sc = conf_new_defaults ();
+      rdind_error_t e = NULL;
+      for (size_t k = 0; k < conf_n_keys; k++)
+        if (strcmp (conf_keys[k].section, "policy") == 0 && set_value (sc, k, cp->raw[k], &e) < 0)
+          abort (); /* values already checked */
+      for (size_t j = i; j < cp->n_ovr; j++)
+        if (strcmp (cp->ovr[j].peer, o->peer) == 0 && set_value (sc, cp->ovr[j].idx, cp->ovr[j].raw, &e) < 0)
+          abort ();
+      c->peer_policies = xrealloc (c->peer_policies, (c->n_peer_policies + 1) * sizeof *c->peer_policies);
+      c->peer_policies[c->n_peer_policies].peer = xstrdup (o->peer);
+      c->peer_policies[c->n_peer_policies].policy = sc->pub.policy;
+      c->n_peer_policies++;
+      memset (&sc->pub.policy, 0, sizeof sc->pub.policy);
+      conf_free (&sc->pub);
+    }
+  return 0;
+}
+
+const struct conf_policy *
+conf_policy_for (const struct rdind_conf *c, const char *peer)
+{
+  for (size_t i = 0; peer && i < c->n_peer_policies; i++)
+    if (strcmp (c->peer_policies[i].peer, peer) == 0)
+      return &c->peer_policies[i].policy;
+  return &c->policy;
+}
+
+bool
+conf_yes (const char *s)
+{
+  return s && strcmp (s, "yes") == 0;
+}
+
 static int
 conf_check (struct conf_priv *cp, rdind_error_t *err)
 {
   struct rdind_conf *c = &cp->pub;
+  if (build_peer_policies (cp, err) < 0)
+    return -1;
   /* A leaf must not outlive the CA that signed it, and the CA must outlive a
    * leaf by enough to roll over before it expires. */
   if (c->ca_lifetime < 2 * c->lifetime)
@@ -482,8 +651,15 @@ conf_apply_env (struct rdind_conf *c, char **envp, rdind_error_t *err)
         }
       /* Only RDIND_<SECTION>_ names are settings; RDIND_CONFIG and other
        * RDIND_* variables (tests, wrappers) are not. */
-      if (strncmp (name, "RDIND_SIDECAR_", 14) != 0 && strncmp (name, "RDIND_TLS_", 10) != 0
-          && strncmp (name, "RDIND_LAUNCHER_", 15) != 0)
+      const char *sec = NULL;
+      for (size_t j = 0; j < conf_n_sections && sec == NULL; j++)
+        {
+          size_t n = strlen (conf_sections[j]);
+          if (strncmp (name, "RDIND_", 6) == 0 && strncasecmp (name + 6, conf_sections[j], n) == 0
+              && name[6 + n] == '_')
+            sec = conf_sections[j];
+        }
+      if (sec == NULL)
         continue;
       for (size_t i = 0; i < conf_n_keys; i++)
         {
@@ -505,7 +681,6 @@ conf_apply_env (struct rdind_conf *c, char **envp, rdind_error_t *err)
         }
       if (!matched)
         {
-          const char *sec = name[6] == 'S' ? "sidecar" : name[6] == 'T' ? "tls" : "launcher";
           cleanup_free char *known = known_keys (sec);
           return rdind_make_error (err, 0,
                                    "environment variable %s: unknown setting in [%s] (known keys: "
@@ -582,6 +757,14 @@ conf_free (struct rdind_conf *c)
       free (cp->raw[i]);
       free (cp->origin[i]);
     }
+  for (size_t i = 0; i < cp->n_ovr; i++)
+    {
+      free (cp->ovr[i].peer);
+      free (cp->ovr[i].raw);
+      free (cp->ovr[i].origin);
+    }
+  free (cp->ovr);
+  free_peer_policies (c);
   free (cp->source_file);
   free (cp);
 }
@@ -734,6 +917,20 @@ value_equal (const struct key_def *k, const struct rdind_conf *a, const struct r
     }
 }
 
+/* "PEER KEY=VALUE" for every [policy.PEER] key, to compare two sets. */
+static char **
+peer_override_lines (const struct conf_priv *cp)
+{
+  char **v = xmalloc0 (sizeof (char *));
+  for (size_t i = 0; i < cp->n_ovr; i++)
+    {
+      cleanup_free char *l = NULL;
+      xasprintf (&l, "%s %s=%s", cp->ovr[i].peer, conf_keys[cp->ovr[i].idx].key, cp->ovr[i].raw);
+      strv_append (&v, l);
+    }
+  return v;
+}
+
 char **
 conf_diff (const struct rdind_conf *a, const struct rdind_conf *b)
 {
@@ -745,6 +942,19 @@ conf_diff (const struct rdind_conf *a, const struct rdind_conf *b)
         xasprintf (&name, "%s.%s", conf_keys[i].section, conf_keys[i].key);
         strv_append (&out, name);
       }
+  /* [policy.PEER]: a peer whose own keys differ, named "policy.PEER". */
+  {
+    cleanup_strv char **pa = peer_override_lines (PRIV (a)), **pb = peer_override_lines (PRIV (b));
+    for (int side = 0; side < 2; side++)
+      for (char **l = side ? pb : pa; *l; l++)
+        if (!strv_contains (side ? pa : pb, *l))
+          {
+            cleanup_free char *name = NULL;
+            xasprintf (&name, "policy.%.*s", (int)strcspn (*l, " "), *l);
+            if (!strv_contains (out, name))
+              strv_append (&out, name);
+          }
+  }
   return out;
 }
 

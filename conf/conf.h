@@ -30,6 +30,27 @@ enum conf_key_type
   CONF_KEY_RSA4096,
 };
 
+/* [policy] (and [policy.PEER]): what the TLS front lets through to dockerd
+ * (sidecar/policy.c).  "yes"/"no" strings are read with conf_yes(). */
+struct conf_policy
+{
+  char *enabled;               /* yes | no: with no, the front inspects nothing */
+  char **allow_binds;          /* absolute host paths a bind may use (and below them) */
+  char **allow_images;         /* image references; a trailing '*' matches any rest */
+  char *allow_privileged;      /* yes | no */
+  char *allow_host_namespaces; /* network/pid/ipc/uts/userns/cgroupns = host */
+  char *allow_devices;         /* Devices, DeviceRequests, DeviceCgroupRules */
+  char **deny_caps;            /* CapAdd entries refused (ALL, SYS_ADMIN...) */
+  uint64_t max_body;           /* bytes of a request body the front reads */
+};
+
+/* A peer's own policy: [policy] with that peer's [policy.PEER] keys on top. */
+struct conf_peer_policy
+{
+  char *peer;
+  struct conf_policy policy;
+};
+
 struct rdind_conf
 {
   /* [sidecar] */
@@ -63,7 +84,17 @@ struct rdind_conf
   char **dockerd_args;      /* extra arguments, split on white space */
   char *slirp4netns;        /* path or name of slirp4netns */
   char **namespaces;        /* pid (always), uts, ipc, cgroup */
+
+  /* [policy] for every peer; [policy.PEER] sections give peers their own */
+  struct conf_policy policy;
+  struct conf_peer_policy *peer_policies;
+  size_t n_peer_policies;
 };
+
+/* The policy that applies to PEER (its own, else [policy]). */
+const struct conf_policy *conf_policy_for (const struct rdind_conf *conf, const char *peer);
+/* "yes" -> true; anything else (the parser admits only yes/no) -> false. */
+bool conf_yes (const char *s);
 
 /* Where the file came from: --config (explicit), $RDIND_CONFIG, XDG, /etc.
  * EXPLICIT_PATH may be NULL.  An explicit or $RDIND_CONFIG file that does not

@@ -64,10 +64,29 @@ const struct key_def conf_keys[] = {
     "slirp4netns binary" },
   { "launcher", "namespaces", V_NSLIST, O (namespaces), "pid,uts,ipc", NULL, 0, 0,
     "namespaces besides user, mount and network: pid (required), uts, ipc, cgroup" },
+
+  { "policy", "enabled", V_ENUM, O (policy.enabled), "no", "no|yes", 0, 0,
+    "inspect API requests (container create/update, exec, volume create, image pull) before dockerd" },
+  { "policy", "allow_binds", V_ABSPATHS, O (policy.allow_binds), "", NULL, 0, 0,
+    "host paths binds may use (that path and below); empty: no host bind at all" },
+  { "policy", "allow_images", V_IMAGES, O (policy.allow_images), "*", NULL, 0, 0,
+    "image references containers may use and pulls may fetch ('*' at the end: any rest)" },
+  { "policy", "allow_privileged", V_ENUM, O (policy.allow_privileged), "no", "no|yes", 0, 0,
+    "allow --privileged containers and execs, and unconfined seccomp/apparmor/systempaths" },
+  { "policy", "allow_host_namespaces", V_ENUM, O (policy.allow_host_namespaces), "no", "no|yes", 0,
+    0, "allow --network/--pid/--ipc/--uts/--userns/--cgroupns=host" },
+  { "policy", "allow_devices", V_ENUM, O (policy.allow_devices), "no", "no|yes", 0, 0,
+    "allow --device, --gpus and device cgroup rules" },
+  { "policy", "deny_caps", V_CAPS, O (policy.deny_caps),
+    "ALL,SYS_ADMIN,SYS_MODULE,SYS_RAWIO,SYS_PTRACE,SYS_BOOT,SYS_TIME,NET_ADMIN,DAC_READ_SEARCH,"
+    "MAC_ADMIN,MAC_OVERRIDE,BPF,PERFMON,SYSLOG",
+    NULL, 0, 0, "capabilities --cap-add may not add" },
+  { "policy", "max_body", V_UINT, O (policy.max_body), "1048576", NULL, 4096, 64 << 20,
+    "largest request body (bytes) the front reads to check; larger: 400" },
 };
 
 const size_t conf_n_keys = ARRAY_SIZE (conf_keys);
-const char *const conf_sections[] = { "sidecar", "tls", "launcher" };
+const char *const conf_sections[] = { "sidecar", "tls", "launcher", "policy" };
 const size_t conf_n_sections = ARRAY_SIZE (conf_sections);
 
 _Static_assert(ARRAY_SIZE (conf_keys) <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS in conf-int.h");

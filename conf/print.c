@@ -1,7 +1,7 @@
 /* rdind config: the effective configuration, as an INI file that rdind can
  * read back, with the origin of each value as a comment. */
 #include "config.h"
-#include "conf.h"
+#include "conf-int.h"
 #include "cmds.h"
 #include "util.h"
 
@@ -31,6 +31,20 @@ conf_print (const struct rdind_conf *c, FILE *out)
       fprintf (out, "%s = %s", key, raw ? raw : "");
       /* inih takes ';' after white space as a comment: the output reads back. */
       fprintf (out, "%*s ; %s\n", (int) (28 - strlen (key) - strlen (raw ? raw : "")) > 0 ? (int) (28 - strlen (key) - strlen (raw ? raw : "")) : 0, "", origin);
+    }
+  /* [policy.PEER] sections, each peer's keys together. */
+  const struct conf_priv *cp = (const struct conf_priv *) c;
+  for (size_t i = 0; i < cp->n_ovr; i++)
+    {
+      bool first = true;
+      for (size_t j = 0; j < i; j++)
+        first = first && strcmp (cp->ovr[j].peer, cp->ovr[i].peer) != 0;
+      if (!first)
+        continue;
+      fprintf (out, "\n[policy.%s]\n", cp->ovr[i].peer);
+      for (size_t j = i; j < cp->n_ovr; j++)
+        if (strcmp (cp->ovr[j].peer, cp->ovr[i].peer) == 0)
+          fprintf (out, "%s = %s ; %s\n", conf_keys[cp->ovr[j].idx].key, cp->ovr[j].raw, cp->ovr[j].origin);
     }
 }
 

@@ -8,6 +8,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "conf-int.h"
 #include "util.h"
@@ -218,4 +219,78 @@ conf_split_list_ (const char *s)
   for (char *t = strtok_r (copy, ", \t", &save); t; t = strtok_r (NULL, ", \t", &save))
     strv_append (&v, t);
   return v;
+}
+
+/* An absolute path of the policy's bind allow-list, made canonical in place
+ * (no trailing '/', no empty part): "/srv//ci/" -> "/srv/ci".  A '.' or '..'
+ * part is refused rather than resolved: the rule must read as it matches. */
+int
+conf_normalize_path_ (char *p)
+{
+  char *w = p;
+  const char *r = p;
+
+  if (*p != '/')
+    return -1;
+  while (*r)
+    {
+      while (*r == '/')
+        r++;
+      if (*r == '\0')
+        break;
+      const char *end = strchrnul (r, '/');
+      size_t n = (size_t) (end - r);
+      if ((n == 1 && r[0] == '.') || (n == 2 && r[0] == '.' && r[1] == '.'))
+        return -1;
+      *w++ = '/';
+      memmove (w, r, n);
+      w += n;
+      r = end;
+    }
+  if (w == p)
+    *w++ = '/';
+  *w = '\0';
+  return 0;
+}
+
+/* An image reference as docker spells it (name[:tag][@digest]), or a prefix
+ * of one ending in '*'. */
+bool
+conf_valid_image_pattern_ (const char *s)
+{
+  size_t n = strlen (s);
+  if (n == 0 || n > 512)
+    return false;
+  for (size_t i = 0; i < n; i++)
+    {
+      unsigned char ch = (unsigned char) s[i];
+      if (ch == '*')
+        {
+          if (i != n - 1)
+            return false;
+          continue;
+        }
+      if (!isalnum (ch) && !strchr ("._-/:@", ch))
+        return false;
+    }
+  return true;
+}
+
+/* A capability name, made canonical in place: upper case, no CAP_ prefix
+ * ("cap_sys_admin" -> "SYS_ADMIN"); "ALL" stays. */
+int
+conf_normalize_cap_ (char *c)
+{
+  char *r = c;
+  if (strncasecmp (r, "CAP_", 4) == 0)
+    r += 4;
+  if (*r == '\0' || strlen (r) > 32)
+    return -1;
+  for (const char *q = r; *q; q++)
+    if (!isalnum ((unsigned char) *q) && *q != '_')
+      return -1;
+  memmove (c, r, strlen (r) + 1);
+  for (char *q = c; *q; q++)
+    *q = (char) toupper ((unsigned char) *q);
+  return 0;
 }

@@ -21,6 +21,7 @@
 #include "conf.h"
 #include "engine.h"
 #include "log.h"
+#include "policy.h"
 #include "sidecar-int.h"
 #include "util.h"
 
@@ -47,6 +48,8 @@ struct conn
   char *early; /* plaintext that arrived before upstream connected */
   size_t early_len;
   int handles;
+  struct gate *gate; /* [policy] enabled: the requests are checked */
+  struct gate_out gout;
 };
 
 struct wreq
@@ -108,6 +111,8 @@ conn_handle_closed (uv_handle_t *h)
   if (--c->handles > 0)
     return;
   tls_engine_free (c->tls);
+  gate_free (c->gate);
+  gate_out_free (&c->gout);
   if (c->gen)
     conf_gen_unref (c->gen);
   free (c->early);
@@ -258,6 +263,76 @@ client_ended (struct conn *c)
   maybe_finish (c);
 }
 
+/* Plaintext toward dockerd: queued until its socket is connected. */
+static int
+to_dockerd (struct conn *c, const char *buf, size_t n)
+{
+  if (n == 0)
+    return 0;
+  if (!c->up_connected)
+    {
+      c->early = xrealloc (c->early, c->early_len + n);
+      memcpy (c->early + c->early_len, buf, n);
+      c->early_len += n;
+      return 0;
+    }
+  return write_up (c, buf, n);
+}
+
+/* Plaintext toward the client (the gate's refusals). */
+static int
+to_client (struct conn *c, const char *buf, size_t n)
+{
+  rdind_error_t err = NULL;
+  if (n == 0)
+    return 0;
+  if (tls_engine_write (c->tls, buf, n, &err) < 0 || flush_tls (c) < 0)
+    {
+      rdind_error_release (&err);
+      return -1;
+    }
+  return 0;
+}
+
+/* A refusal that ends the connection is on its way: stop both directions
+ * and close once it is written. */
+static void
+end_after_refusal (struct conn *c)
+{
+  rdind_error_t err = NULL;
+  tls_engine_shutdown (c->tls, &err);
+  rdind_error_release (&err);
+  flush_tls (c);
+  c->client_eof = c->up_eof = true;
+  uv_read_stop ((uv_stream_t *) &c->client);
+  if (c->up_init)
+    uv_read_stop ((uv_stream_t *) &c->up);
+  maybe_finish (c);
+}
+
+/* What the gate handed back after a call: bytes for dockerd, a refusal for
+ * the client, maybe the end. */
+static int
+gate_flush (struct conn *c)
+{
+  if (to_dockerd (c, c->gout.up, c->gout.up_len) < 0 || to_client (c, c->gout.down, c->gout.down_len) < 0)
+    return -1;
+  if (c->gout.close)
+    end_after_refusal (c);
+  return 0;
+}
+
+/* Decrypted client bytes: straight to dockerd, or through the gate. */
+static int
+client_plain (struct conn *c, const char *buf, size_t n)
+{
+  if (c->gate == NULL || gate_tunnel (c->gate))
+    return to_dockerd (c, buf, n);
+  gate_out_reset (&c->gout);
+  gate_from_client (c->gate, buf, n, &c->gout);
+  return gate_flush (c);
+}
+
 /* Moves decrypted client bytes upstream until the engine runs dry or the
  * upstream queue is full. */
 static void
@@ -276,13 +351,7 @@ pump_client (struct conn *c)
       ssize_t n = tls_engine_read (c->tls, buf, sizeof buf, &err);
       if (n > 0)
         {
-          if (!c->up_connected)
-            {
-              c->early = realloc (c->early, c->early_len + n);
-              memcpy (c->early + c->early_len, buf, n);
-              c->early_len += n;
-            }
-          else if (write_up (c, buf, n) < 0)
+          if (client_plain (c, buf, (size_t) n) < 0)
             {
               conn_close (c);
               return;
@@ -313,7 +382,13 @@ on_up_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
   if (n > 0 && !c->closing)
     {
       S.bytes_out += n;
-      if (tls_engine_write (c->tls, buf->base, n, &err) < 0 || flush_tls (c) < 0)
+      bool gated = c->gate && !gate_tunnel (c->gate);
+      if (gated)
+        {
+          gate_out_reset (&c->gout);
+          gate_from_dockerd (c->gate, buf->base, (size_t) n, &c->gout);
+        }
+      if (tls_engine_write (c->tls, buf->base, n, &err) < 0 || flush_tls (c) < 0 || (gated && gate_flush (c) < 0))
         {
           rdind_error_release (&err);
           conn_close (c);
@@ -330,6 +405,14 @@ on_up_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
        * client -> dockerd direction open. */
       c->up_eof = true;
       uv_read_stop (s);
+      /* The end of dockerd's stream may complete the answer a refusal was
+       * waiting for. */
+      if (c->gate && !gate_tunnel (c->gate))
+        {
+          gate_out_reset (&c->gout);
+          gate_from_dockerd (c->gate, NULL, 0, &c->gout);
+          to_client (c, c->gout.down, c->gout.down_len);
+        }
       tls_engine_shutdown (c->tls, &err);
       rdind_error_release (&err);
       flush_tls (c);
@@ -407,6 +490,11 @@ on_handshake_done (struct conn *c)
   if (uv_fileno ((uv_handle_t *)&c->client, &fd) == 0)
     setsockopt (fd, IPPROTO_TCP, TCP_QUICKACK, &one, sizeof one);
   S.accepted++;
+  if (conf_yes (c->gen->conf->policy.enabled))
+    {
+      const char *peer = tls_engine_peer_name (c->tls);
+      c->gate = gate_new (conf_policy_for (c->gen->conf, peer), peer);
+    }
   if (!c->up_init)
     up_connect (c);
   else if (c->up_connected)

@@ -2,7 +2,7 @@
 # Installs every package rdind needs to build, run and be tested on Debian 12.
 # Used by tests/run-all.sh, contrib/sandbox.sh and .ci/run.
 set -euo pipefail
-BUILD_DEPS="build-essential autoconf automake pkg-config libuv1-dev libssl-dev libcap-ng-dev libinih-dev musl-tools"
+BUILD_DEPS="build-essential autoconf automake pkg-config libuv1-dev libssl-dev libcap-ng-dev libinih-dev musl-tools libjansson-dev libhttp-parser-dev"
 RUNTIME_DEPS="docker.io slirp4netns uidmap fuse-overlayfs iptables libcap2-bin openssl ca-certificates"
 TEST_DEPS="busybox-static curl procps psmisc iproute2 util-linux file python3 python3-yaml debootstrap rootlesskit hyperfine socat python3-docker nodejs iperf3 passt"
 SUDO=
