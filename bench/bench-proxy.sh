@@ -36,6 +36,8 @@
 #     are counted on each side
 #   - for information, under the table: connect + handshake + first request
 #     without the CLI's start-up, from a client with and without Nagle
+#   - cp through the same sidecar with the API policy on and off (SIGHUP
+#     between), for the cost of framing requests and answers
 # Targets: cp rdind/unix <= 1.30x; cp and version rdind/anchor <= 1.00x.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/e2e/lib.sh"
 
@@ -91,6 +93,12 @@ dump_on_fail "$T/sidecar.log" "$T/anchor.log"
 # --- rdind ---------------------------------------------------------------
 PORT=$(free_port)
 CERTS=$U/certs
+# The file only switches the API policy on and off (SIGHUP) for the policy
+# rounds; everything else comes from the environment.
+POLICY_INI=$T/policy.ini
+set_policy () { printf '[policy]\nenabled = %s\n' "$1" >"$POLICY_INI.new" && chmod 644 "$POLICY_INI.new" && mv -f "$POLICY_INI.new" "$POLICY_INI"; }
+set_policy no
+RDIND_CONFIG=$POLICY_INI \
 RDIND_SIDECAR_USER=$E2E_USER RDIND_SIDECAR_LISTEN=127.0.0.1:$PORT RDIND_TLS_CERTDIR=$CERTS \
 RDIND_SIDECAR_PEERS=client RDIND_LAUNCHER_STATE_DIR=$U/state RDIND_LAUNCHER_DATA_ROOT=$U/data \
     "$RDIND" sidecar >"$T/sidecar.log" 2>&1 &
@@ -399,6 +407,26 @@ for r in $(seq "$REPS"); do
     # dockerds themselves are equally fast (the ratios assume so).
     ms cp aunix cp_out "$AUNIX_ENV" "$AC"
 done
+# The API policy: the same cp through the same sidecar with [policy] off and
+# on (switched by SIGHUP between the two, in both orders), so the cost of
+# framing every request and answer shows as a ratio.
+reload_to () { # yes|no
+    local n
+    n=$(grep -c 'msg="configuration reloaded"' "$T/sidecar.log")
+    set_policy "$1"
+    kill -HUP "$SPID"
+    wait_for 20 sh -c "[ \$(grep -c 'msg=\"configuration reloaded\"' '$T/sidecar.log') -gt $n ]" ||
+        fail "the sidecar did not reload (policy $1)"
+}
+for r in $(seq "$REPS"); do
+    for p in $([ $((r % 2)) = 1 ] && echo "yes no" || echo "no yes"); do
+        reload_to "$p"
+        ms cp "policy-$p" cp_out "$TLS_ENV" "$C"
+    done
+done
+reload_to yes
+check_cp "$TLS_ENV" "$C" "$UNIX_ENV"
+reload_to no
 med () { awk -v k="$1" -v s="$2" '$1 == k && $2 == s {print $3}' "$T/times" | median; }
 declare -A M   # M[cp-rdind] = median milliseconds, ...
 for k in cp ver; do for s in rdind unix anchor; do
@@ -499,6 +527,8 @@ ratio_line "cp: rdind / anchor" "${M[cp-rdind]}" "${M[cp-anchor]}" 1.00
 awk -v a="${M[cp-rdind]}" -v r="$cp_relay" -v u="${M[cp-unix]}" 'BEGIN {
     printf "%-30s %5.2fx  (plain relay / unix socket %.2fx: the hop alone)\n", "cp: rdind / plain relay", a / r, r / u }'
 ratio_line "50x version: rdind / anchor" "${M[ver-rdind]}" "${M[ver-anchor]}" 1.00
+awk -v on="$(med cp policy-yes)" -v off="$(med cp policy-no)" 'BEGIN {
+    printf "%-30s %5.2fx  (policy on %.2f s, off %.2f s, %s rounds each, SIGHUP between)\n", "cp: [policy] on / off", on / off, on / 1000, off / 1000, '"$REPS"' }'
 printf '(cp with "Accept-Encoding: identity", random data, storage driver %s on both dockerds;\n' "$DRIVER"
 printf ' the anchor dockerd through its own unix socket: cp %s s;\n' "$(sec "$acp_unix")"
 printf ' with the default client dockerd gzips over TCP: cp rdind %s s, anchor %s s, 1 run each)\n' \
