@@ -389,12 +389,19 @@ launch_api_serve_one (struct launch_api *api)
 {
   cleanup_close int fd = accept4 (api->fd, NULL, NULL, SOCK_CLOEXEC);
   cleanup_free char *req = NULL;
-  char method[16], path[256];
-  const char *body;
 
   if (fd < 0)
     return;
   req = read_msg (fd, true, NULL);
+  launch_api_handle (api, fd, req);
+}
+
+void
+launch_api_handle (struct launch_api *api, int fd, const char *req)
+{
+  char method[16], path[256];
+  const char *body;
+
   if (sscanf (req, "%15s %255s", method, path) != 2)
     return respond_error (fd, 400, "bad request");
   body = strstr (req, "\r\n\r\n");

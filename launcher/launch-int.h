@@ -43,6 +43,9 @@ int launch_api_listen (struct launch_api *api, const char *path, const char *sli
                        const char *guest_ip, rdind_error_t *err);
 /* Accepts and answers one request (bounded by a short timeout). */
 void launch_api_serve_one (struct launch_api *api);
+/* Answers one request REQ (read whole) on FD: the part of serve_one after
+ * the read, for the fuzzer. */
+void launch_api_handle (struct launch_api *api, int fd, const char *req);
 void launch_api_close (struct launch_api *api);
 
 /* One request to slirp4netns's API socket; *REPLY gets the JSON answer. */

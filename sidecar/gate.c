@@ -131,7 +131,11 @@ on_req_url (http_parser *hp, const char *at, size_t n)
   struct gate *g = hp->data;
   if (g->url.len + n > GATE_MAX_HEADERS)
     return 1;
+  /* Kept NUL-terminated at every step: a refusal may name a target that
+   * is still incomplete (found by fuzz-policy). */
   gbuf_add (&g->url, at, n);
+  gbuf_add (&g->url, "", 1);
+  g->url.len--;
   return 0;
 }
 
@@ -139,8 +143,8 @@ static int
 on_req_headers (http_parser *hp)
 {
   struct gate *g = hp->data;
-  gbuf_add (&g->url, "", 1);
-  g->url.len--;
+  if (g->url.p == NULL)
+    gbuf_add (&g->url, "", 1), g->url.len = 0;
   snprintf (g->method, sizeof g->method, "%s", http_method_str ((enum http_method) hp->method));
   g->need = policy_classify (g->method, g->url.p, &g->hijack);
   g->headers_done = true;
@@ -252,9 +256,17 @@ refuse (struct gate *g, int code, bool close, const char *rule, const char *why,
     xasprintf (&text, "rdind policy (peer %s): %s (rule [policy] %s)", g->peer, why, rule);
   else
     xasprintf (&text, "rdind policy (peer %s): %s", g->peer, why);
+  /* The reason may quote the client's bytes (a target, a field): only
+   * printable ASCII goes back, so the message is always valid JSON text
+   * (jansson refuses strings that are not UTF-8; found by fuzz-policy). */
+  for (char *q = text; *q; q++)
+    if ((unsigned char) *q < 0x20 || (unsigned char) *q > 0x7e)
+      *q = '?';
   o = json_pack ("{s:s}", "message", text);
-  json = json_dumps (o, JSON_COMPACT);
+  json = o ? json_dumps (o, JSON_COMPACT) : NULL;
   json_decref (o);
+  if (json == NULL)
+    json = xstrdup ("{\"message\":\"rdind policy: request refused\"}");
   xasprintf (&head,
              "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n%s\r\n", code,
              code == 403 ? "Forbidden" : "Bad Request", strlen (json) + 1, close ? "Connection: close\r\n" : "");

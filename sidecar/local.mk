@@ -1,7 +1,7 @@
 noinst_LIBRARIES += libsidecar.a
 libsidecar_a_SOURCES = sidecar/sidecar.h sidecar/sidecar-int.h sidecar/sidecar.c sidecar/front.c \
 	sidecar/ready.c sidecar/supervise.c sidecar/reload.c sidecar/status.c sidecar/privs.c sidecar/health.c \
-	sidecar/policy.h sidecar/policy.c sidecar/gate.c
+	sidecar/policy.h sidecar/policy.c sidecar/gate.c sidecar/parse.c
 
 if ENABLE_E2E
 TESTS += tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh tests/e2e/clients.sh tests/e2e/policy.sh

@@ -64,13 +64,6 @@ ping_finish (struct ping *p, bool ok)
     front_close_listener ("dockerd does not answer /_ping");
 }
 
-static bool
-ping_answer_ok (const struct ping *p)
-{
-  return p->have >= 12 && strncmp (p->buf, "HTTP/1.", 7) == 0
-         && strncmp (p->buf + 8, " 200", 4) == 0;
-}
-
 static void
 ping_alloc (uv_handle_t *h, size_t hint UNUSED, uv_buf_t *buf)
 {
@@ -86,7 +79,7 @@ ping_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf UNUSED)
     p->have += (size_t)n;
   /* The status line is all we need; EOF or a full buffer ends it too. */
   if (n < 0 || p->have >= 12 || p->have == sizeof p->buf - 1)
-    ping_finish (p, ping_answer_ok (p));
+    ping_finish (p, ready_answer_ok (p->buf, p->have));
 }
 
 static void

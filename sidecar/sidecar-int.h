@@ -91,6 +91,8 @@ void front_close_all (void);
 /* ready.c: the ping_timer callback, and the end of a ping in flight. */
 void ready_on_timer (uv_timer_t *t);
 void ready_abort (void);
+/* Is BUF (HAVE bytes of dockerd's answer to GET /_ping) a 200? */
+bool ready_answer_ok (const char *buf, size_t have);
 
 /* supervise.c */
 void supervise_start (void);
@@ -107,5 +109,8 @@ void sidecar_reload (void);
 
 /* status.c */
 int status_open_listener (uv_tcp_t *h, rdind_error_t *err);
+/* The path of a complete "GET PATH HTTP/1.x" request head in REQ (NUL
+ * terminated), into PATH; -1 when REQ is not one. */
+int status_request_path (const char *req, char *path, size_t size);
 
 #endif

@@ -109,7 +109,7 @@ status_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
   char path[256] = "";
   int code = 400;
   cleanup_free char *body = NULL;
-  if (sscanf (sc->req, "GET %255s HTTP/", path) == 1)
+  if (status_request_path (sc->req, path, sizeof path) == 0)
     body = status_body (path, &code);
   else
     body = xstrdup ("bad request\n");

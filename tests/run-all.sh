@@ -47,6 +47,43 @@ passed=$(count 'PASS|XFAIL')
 failed=$(count 'FAIL|ERROR|XPASS')
 skipped=$(count 'SKIP')
 
+# The sanitizer tier: the unit tests and the sidecar's e2e tests once more
+# on an --enable-asan build (AddressSanitizer + UBSan; LeakSanitizer reports
+# at each process's exit, and the e2e tests fail on any report in the logs).
+if [ -z "${TESTS:-}" ] && [ -z "${RDIND_NO_ASAN:-}" ]; then
+    asan=$build-asan
+    mkdir -p "$asan"
+    if (cd "$asan" && "$src/configure" -q --enable-asan --with-launch-libc=shared &&
+            make -j"$(nproc)" >make.log 2>&1 && make -j"$(nproc)" check TESTS= >>make.log 2>&1); then
+        chmod -R o+rX "$asan" 2>/dev/null || true
+        find "$asan" -name '*.trs' -delete
+        unit=$(for c in "$src"/tests/unit/test-*.c; do printf 'tests/unit/%s ' "$(basename "$c" .c)"; done)
+        (cd "$asan" && make -k check TESTS="$unit tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh tests/e2e/policy.sh" 2>&1) |
+            grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL):' | sed 's/^\([A-Z]*\): /\1: asan: /'
+        for l in $(grep -lE '^:test-result: (FAIL|ERROR|XPASS)' $(find "$asan" -name '*.trs') 2>/dev/null | sed 's/\.trs$/.log/'); do
+            echo "======== asan: $l ========"; tail -n 80 "$l"
+        done
+        passed=$((passed + $(cat $(find "$asan" -name '*.trs') | grep -cE '^:test-result: (PASS|XFAIL)')))
+        failed=$((failed + $(cat $(find "$asan" -name '*.trs') | grep -cE '^:test-result: (FAIL|ERROR|XPASS)')))
+        skipped=$((skipped + $(cat $(find "$asan" -name '*.trs') | grep -cE '^:test-result: SKIP')))
+    else
+        tail -30 "$asan/make.log"; echo "FAIL: asan build"; failed=$((failed+1))
+    fi
+fi
+
+# The fuzz tier: every libFuzzer harness for FUZZ_SECONDS (default 20) on
+# its corpus; a crash, leak or sanitizer report fails.
+if [ -z "${TESTS:-}" ] && [ -z "${RDIND_NO_FUZZ:-}" ]; then
+    if make fuzz >fuzz-build.log 2>&1; then
+        while read -r line; do
+            echo "$line"
+            case $line in PASS:*) passed=$((passed+1)) ;; FAIL:*) failed=$((failed+1)) ;; esac
+        done < <(bash "$src/tests/fuzz/run.sh" "${FUZZ_SECONDS:-20}" "$src" "$build")
+    else
+        tail -30 fuzz-build.log; echo "FAIL: make fuzz"; failed=$((failed+1))
+    fi
+fi
+
 if [ -z "${TESTS:-}" ] && [ -z "${RDIND_NO_DISTCHECK:-}" ]; then
     if make distcheck >distcheck.log 2>&1; then
         echo "PASS: make distcheck"; passed=$((passed+1))

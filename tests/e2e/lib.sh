@@ -162,3 +162,16 @@ import_busybox () {
     [ -s "$T/busybox.tar" ] || make_busybox_tar "$T/busybox.tar"
     timeout 60 docker import "$T/busybox.tar" "$1" >/dev/null || fail "docker import $1"
 }
+
+# stop_sidecar : SIGTERM to the sidecar started by start_sidecar; it must
+# exit 0 within 30 s, and (on an --enable-asan build) its log must hold no
+# sanitizer report: leaks are reported at exit.
+stop_sidecar () {
+    kill -TERM "$SPID" 2>/dev/null
+    local i rc
+    for i in $(seq 300); do kill -0 "$SPID" 2>/dev/null || break; sleep 0.1; done
+    kill -0 "$SPID" 2>/dev/null && fail "the sidecar did not stop within 30 s of SIGTERM"
+    wait "$SPID"; rc=$?
+    check "the sidecar exits 0 on SIGTERM" test "$rc" = 0
+    check "no sanitizer report in the sidecar's log" sh -c "! grep -q 'Sanitizer' '$LOG'"
+}

@@ -163,3 +163,4 @@ pass "pipelined requests answered in order; a byte-by-byte body checked whole"
 check "no request reached dockerd with Privileged (no privileged container exists)" sh -c \
     "! timeout 30 docker ps -aq | xargs -r timeout 30 docker inspect --format '{{.HostConfig.Privileged}}' | grep -q true"
 timeout 30 docker rm -f keep >/dev/null 2>&1
+stop_sidecar
