@@ -78,6 +78,7 @@ struct rdind_conf
   char *state_dir;          /* "" = auto: $XDG_RUNTIME_DIR/rdind or /tmp/rdind-UID */
   char *storage_driver;     /* auto, overlay2, fuse-overlayfs, vfs */
   char *net;                /* slirp4netns */
+  char *port_driver;        /* native | slirp4netns */
   uint64_t mtu;
   char *cidr;               /* slirp4netns network, default 10.0.2.0/24 */
   char *dockerd;            /* path or name of dockerd */

@@ -54,6 +54,8 @@ const struct key_def conf_keys[] = {
     "auto|overlay2|fuse-overlayfs|vfs", 0, 0, "dockerd storage driver" },
   { "launcher", "net", V_ENUM, O (net), "slirp4netns", "slirp4netns", 0, 0,
     "network driver for the daemon's namespace" },
+  { "launcher", "port_driver", V_ENUM, O (port_driver), "native", "native|slirp4netns", 0, 0,
+    "published ports: native (the launcher splices them) or slirp4netns (hostfwd to docker-proxy)" },
   { "launcher", "mtu", V_UINT, O (mtu), "65520", NULL, 1280, 65520, "MTU of the tap device" },
   { "launcher", "cidr", V_STR, O (cidr), "10.0.2.0/24", NULL, 0, 0,
     "slirp4netns network (IPv4 CIDR)" },

@@ -247,49 +247,59 @@ port_json (const struct launch_port *p)
   return s;
 }
 
+int
+launch_sockaddr (const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len)
+{
+  memset (ss, 0, sizeof *ss);
+  if (strchr (ip, ':'))
+    {
+      struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) ss;
+      s6->sin6_family = AF_INET6;
+      s6->sin6_port = htons (port);
+      *len = sizeof *s6;
+      return inet_pton (AF_INET6, ip, &s6->sin6_addr) == 1 ? 0 : -1;
+    }
+  struct sockaddr_in *s4 = (struct sockaddr_in *) ss;
+  s4->sin_family = AF_INET;
+  s4->sin_port = htons (port);
+  *len = sizeof *s4;
+  return inet_pton (AF_INET, ip, &s4->sin_addr) == 1 ? 0 : -1;
+}
+
+void
+launch_bind_error (const char *proto, const char *ip, int port, int e, char **why)
+{
+  /* Our own words for the two usual causes: strerror's differ between C
+   * libraries (rdind-launch may be built with musl). */
+  if (e == EADDRINUSE)
+    xasprintf (why, "cannot publish %s:%d/%s: the port is already in use on the host; pick another "
+               "host port", ip, port, proto);
+  else if (e == EACCES)
+    xasprintf (why, "cannot publish %s:%d/%s: this user may not bind ports below "
+               "net.ipv4.ip_unprivileged_port_start; pick a higher host port or lower that sysctl",
+               ip, port, proto);
+  else
+    xasprintf (why, "cannot publish %s:%d/%s: %s (the port is taken on the host or not allowed "
+               "for this user)", ip, port, proto, strerror (e));
+}
+
 /* The host side must be free before slirp4netns is asked: its own error
  * ("add_hostfwd failed") would not tell the user which port is taken. */
 static int
 host_port_free (const char *proto, const char *ip, int port, char **why)
 {
-  struct sockaddr_storage ss = { 0 };
+  struct sockaddr_storage ss;
   socklen_t len;
-  int fam, fd, r;
+  int fd, r;
 
-  if (strchr (ip, ':'))
-    {
-      struct sockaddr_in6 *s6 = (struct sockaddr_in6 *) &ss;
-      fam = s6->sin6_family = AF_INET6;
-      s6->sin6_port = htons (port);
-      if (inet_pton (AF_INET6, ip, &s6->sin6_addr) != 1)
-        return xasprintf (why, "bad host IP %s", ip), -1;
-      len = sizeof *s6;
-    }
-  else
-    {
-      struct sockaddr_in *s4 = (struct sockaddr_in *) &ss;
-      fam = s4->sin_family = AF_INET;
-      s4->sin_port = htons (port);
-      if (inet_pton (AF_INET, ip, &s4->sin_addr) != 1)
-        return xasprintf (why, "bad host IP %s", ip), -1;
-      len = sizeof *s4;
-    }
-  fd = socket (fam, (strcmp (proto, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
+  if (launch_sockaddr (ip, port, &ss, &len) < 0)
+    return xasprintf (why, "bad host IP %s", ip), -1;
+  fd = socket (ss.ss_family, (strcmp (proto, "udp") == 0 ? SOCK_DGRAM : SOCK_STREAM) | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return xasprintf (why, "socket: %s", strerror (errno)), -1;
   r = bind (fd, (struct sockaddr *) &ss, len);
-  /* Our own words for the two usual causes: strerror's differ between C
-   * libraries (rdind-launch may be built with musl). */
-  if (r < 0 && errno == EADDRINUSE)
-    xasprintf (why, "cannot publish %s:%d/%s: the port is already in use on the host; pick another "
-               "host port", ip, port, proto);
-  else if (r < 0 && errno == EACCES)
-    xasprintf (why, "cannot publish %s:%d/%s: this user may not bind ports below "
-               "net.ipv4.ip_unprivileged_port_start; pick a higher host port or lower that sysctl",
-               ip, port, proto);
-  else if (r < 0)
-    xasprintf (why, "cannot publish %s:%d/%s: %s (the port is taken on the host or not allowed "
-               "for this user)", ip, port, proto, strerror (errno));
+  if (r < 0)
+    launch_bind_error (proto, ip, port, errno, why);
   close (fd);
   return r;
 }
@@ -317,14 +327,32 @@ ports_post (struct launch_api *api, int fd, const char *body)
   snprintf (p.proto, sizeof p.proto, "%s", proto);
   snprintf (p.parent_ip, sizeof p.parent_ip, "%s", hip);
   snprintf (p.child_ip, sizeof p.child_ip, "%s", cip ? cip : "");
+  /* Overlap within one address family (0.0.0.0 and :: are two ports). */
   for (size_t i = 0; i < api->nports; i++)
     if (api->ports[i].parent_port == p.parent_port && strcmp (api->ports[i].proto, p.proto) == 0
-        && (strcmp (api->ports[i].parent_ip, hip) == 0 || strcmp (hip, "0.0.0.0") == 0
-            || strcmp (api->ports[i].parent_ip, "0.0.0.0") == 0))
+        && !strchr (api->ports[i].parent_ip, ':') == !strchr (hip, ':')
+        && (strcmp (api->ports[i].parent_ip, hip) == 0 || strcmp (hip, "0.0.0.0") == 0 || strcmp (hip, "::") == 0
+            || strcmp (api->ports[i].parent_ip, "0.0.0.0") == 0 || strcmp (api->ports[i].parent_ip, "::") == 0))
       {
         xasprintf (&why, "port %s:%d/%s is already published by this daemon", hip, p.parent_port, proto);
         return respond_error (fd, 409, why);
       }
+  if (api->fwd)
+    {
+      /* Native driver: we listen on the host side ourselves and connect
+       * each client, through a socket made in the namespace, to childIP
+       * (the container, as rdind-docker-proxy asks) or the namespace's
+       * loopback. */
+      const char *target = p.child_ip[0] ? p.child_ip : strchr (hip, ':') ? "::1" : "127.0.0.1";
+      p.id = api->next_id;
+      if (launch_fwd_add (api->fwd, p.id, proto, hip, p.parent_port, target, p.child_port, &why) < 0)
+        {
+          log_warn ("port refused", "reason=%s", log_quote (0, why));
+          return respond_error (fd, 409, why);
+        }
+      api->next_id++;
+      goto published;
+    }
   if (host_port_free (proto, hip, p.parent_port, &why) < 0)
     {
       log_warn ("port refused", "reason=%s", log_quote (0, why));
@@ -353,6 +381,7 @@ ports_post (struct launch_api *api, int fd, const char *body)
     p.slirp_id = atoi (id);
   }
   p.id = api->next_id++;
+published:
   api->ports = xrealloc (api->ports, (api->nports + 1) * sizeof *api->ports);
   api->ports[api->nports++] = p;
   log_info ("port published", "id=%d host=%s:%d proto=%s guest_port=%d", p.id, hip, p.parent_port,
@@ -371,7 +400,9 @@ ports_delete (struct launch_api *api, int fd, int id)
         rdind_error_t err = NULL;
         xasprintf (&req, "{\"execute\":\"remove_hostfwd\",\"arguments\":{\"id\":%d}}",
                    api->ports[i].slirp_id);
-        if (launch_slirp_call (api->slirp_sock, req, &reply, &err) < 0)
+        if (api->fwd)
+          launch_fwd_remove (api->fwd, id);
+        else if (launch_slirp_call (api->slirp_sock, req, &reply, &err) < 0)
           {
             log_warn ("remove_hostfwd failed", "id=%d", id);
             rdind_error_release (&err);
@@ -419,9 +450,9 @@ launch_api_handle (struct launch_api *api, int fd, const char *req)
       xasprintf (&b,
                  "{\"apiVersion\":\"1.1.1\",\"version\":\"rdind-%s\",\"stateDir\":\"%s\","
                  "\"childPID\":%d,\"networkDriver\":{\"driver\":\"slirp4netns\",\"childIP\":\"%s\"},"
-                 "\"portDriver\":{\"driver\":\"builtin\",\"protos\":[\"tcp\",\"udp\"],"
+                 "\"portDriver\":{\"driver\":\"%s\",\"protos\":[\"tcp\",\"udp\"],"
                  "\"disallowLoopbackChildIP\":false}}",
-                 PACKAGE_VERSION, dir, (int) api->child_pid, api->guest_ip);
+                 PACKAGE_VERSION, dir, (int) api->child_pid, api->guest_ip, api->fwd ? "native" : "slirp4netns");
       return respond (fd, 200, b);
     }
   if (strcmp (path, "/v1/ports") == 0 && strcmp (method, "GET") == 0)

@@ -34,6 +34,50 @@ report (const char *a, const char *b)
   close (3);
 }
 
+/* With the native driver: ask for the forward to the container itself,
+ * report, then hold it until dockerd signals. */
+static int
+native (const char *sock, const char *proto, const char *hip, const char *hport, const char *cip,
+        const char *cport, int sfd)
+{
+  cleanup_free char *body = NULL, *resp = NULL, *id = NULL, *path = NULL;
+  rdind_error_t err = NULL;
+  int code;
+
+  xasprintf (&body, "{\"proto\":\"%s\",\"parentIP\":\"%s\",\"parentPort\":%s,\"childIP\":\"%s\",\"childPort\":%s}",
+             proto, hip, hport, cip, cport);
+  code = launch_http_unix (sock, "POST", "/v1/ports", body, &resp, &err);
+  if (code < 0)
+    {
+      cleanup_free char *m = rdind_error_string (err);
+      rdind_error_release (&err);
+      report ("rdind port API: ", m);
+      return 1;
+    }
+  if (code != 201)
+    {
+      cleanup_free char *m = launch_json_get (resp, "message");
+      report (m ? m : resp, NULL);
+      return 1;
+    }
+  id = launch_json_get (resp, "id");
+  if (write (3, "0\n", 2) != 2)
+    {
+      /* dockerd is gone: remove the forward below */
+    }
+  close (3);
+  for (;;)
+    {
+      struct signalfd_siginfo si;
+      if (read (sfd, &si, sizeof si) == sizeof si && si.ssi_signo != SIGCHLD)
+        break;
+    }
+  xasprintf (&path, "/v1/ports/%s", id ? id : "0");
+  if (launch_http_unix (sock, "DELETE", path, NULL, NULL, &err) < 0)
+    rdind_error_release (&err);
+  return 0;
+}
+
 int
 main (int argc, char **argv)
 {
@@ -83,6 +127,18 @@ main (int argc, char **argv)
   sigaddset (&set, SIGCHLD);
   sigprocmask (SIG_BLOCK, &set, NULL);
   sfd = signalfd (-1, &set, SFD_CLOEXEC);
+
+  /* The native port driver connects each client straight to the
+   * container from inside the namespace: no docker-proxy hop, and the ::
+   * twin of a port is a real IPv6 listener. */
+  {
+    cleanup_free char *info = NULL, *pd = NULL, *drv = NULL;
+    if (launch_http_unix (sock, "GET", "/v1/info", NULL, &info, &err) == 200
+        && (pd = launch_json_get (info, "portDriver")) && (drv = launch_json_get (pd, "driver"))
+        && strcmp (drv, "native") == 0)
+      return native (sock, proto, hip, hport, cip, cport, sfd);
+    rdind_error_release (&err);
+  }
 
   /* dockerd 20.10 publishes `-p P:80` twice, on 0.0.0.0 and on ::.  The
    * slirp4netns guest is IPv4 only and the 0.0.0.0 forward already takes

@@ -332,6 +332,24 @@ launch_init_main (const struct launch_init *a)
     _exit (1);
   close (a->sync_fd);
 
+  /* The native port driver's helper: sockets made here belong to this
+   * network namespace, and the launcher outside may use them. */
+  if (a->portd_fd >= 0)
+    {
+      pid_t h = fork ();
+      if (h == 0)
+        {
+          sigemptyset (&set);
+          sigprocmask (SIG_SETMASK, &set, NULL);
+          prctl (PR_SET_NAME, "rdind-portd");
+          close (a->out_fd);
+          launch_portd_main (a->portd_fd);
+        }
+      close (a->portd_fd);
+      if (h < 0)
+        log_warn ("no port helper: published ports will not answer", "errno=%d", errno);
+    }
+
   dockerd = fork ();
   if (dockerd == 0)
     {

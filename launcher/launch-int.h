@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <sys/socket.h>
 #include <sys/types.h>
 
 #include "err.h"
@@ -37,7 +38,30 @@ struct launch_api
   struct launch_port *ports;
   size_t nports;
   int next_id;
+  struct launch_fwd *fwd; /* native port driver, or NULL: slirp4netns hostfwd */
 };
+
+/* The native port driver (portfwd.c).  Owned by the launcher's main loop,
+ * which polls launch_fwd_fd() and calls launch_fwd_dispatch() when it is
+ * readable (and after the timeout it returns, -1 for none). */
+struct launch_fwd;
+struct launch_fwd *launch_fwd_new (int portd_fd, rdind_error_t *err);
+int launch_fwd_fd (const struct launch_fwd *f);
+int launch_fwd_dispatch (struct launch_fwd *f);
+/* Listens on HOST_IP:HOST_PORT and forwards to CHILD_IP:CHILD_PORT in the
+ * namespace; *WHY says why not (a taken port in the user's words). */
+int launch_fwd_add (struct launch_fwd *f, int id, const char *proto, const char *host_ip, int host_port,
+                    const char *child_ip, int child_port, char **why);
+void launch_fwd_remove (struct launch_fwd *f, int id);
+size_t launch_fwd_connections (const struct launch_fwd *f);
+void launch_fwd_free (struct launch_fwd *f);
+/* The helper init forks inside the namespace: makes sockets there on
+ * request over FD and hands them back (SCM_RIGHTS).  Never returns. */
+void launch_portd_main (int fd) __attribute__ ((noreturn));
+
+int launch_sockaddr (const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len);
+/* A bind failure of a published port, in the user's words. */
+void launch_bind_error (const char *proto, const char *ip, int port, int e, char **why);
 
 int launch_api_listen (struct launch_api *api, const char *path, const char *slirp_sock,
                        const char *guest_ip, rdind_error_t *err);
@@ -83,6 +107,7 @@ struct launch_run
   uint64_t stop_timeout;       /* seconds */
   char **namespaces;           /* besides user, mount and network (launch_ns_flags) */
   char **hide;                 /* absolute paths kept out of the daemon's mount namespace */
+  const char *port_driver;     /* native | slirp4netns */
   int userns_fd;               /* the sidecar's mapped user namespace (inherited), or -1 */
   struct launch_ids ids;       /* subordinate ranges, for newuidmap when userns_fd < 0 */
   const char *log_level;
@@ -113,6 +138,7 @@ struct launch_init
   const char *dns;
   int ns_flags;        /* CLONE_NEW* of the namespaces below the user namespace */
   char **hide;         /* absolute paths the daemon's root must not contain */
+  int portd_fd;        /* the native port driver's helper end, or -1 */
 };
 
 /* Runs as pid 1 of the new namespaces until dockerd exits; never returns. */

@@ -359,6 +359,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       .stop_timeout = conf->stop_timeout,
       .namespaces = conf->namespaces,
       .hide = hide,
+      .port_driver = conf->port_driver,
       .userns_fd = userns_fd,
       .ids = ids,
       .log_level = conf->log_level,

@@ -4,6 +4,7 @@
  *   rdind-launch --state-dir=DIR --rootlesskit-dir=DIR --docker-sock=PATH
  *                --slirp4netns=PATH [--slirp-arg=ARG]... --cidr=CIDR --mtu=N
  *                --stop-timeout=SECONDS [--namespace=NAME]... [--hide=PATH]...
+ *                [--port-driver=native|slirp4netns]
  *                (--userns-fd=FD | --subuid=START:COUNT --subgid=START:COUNT)
  *                --log-level=LEVEL -- DOCKERD [ARG...]
  *
@@ -50,6 +51,8 @@ launch_run_to_argv (const struct launch_run *r, const char *helper)
     add_opt (&argv, "namespace", *n);
   for (char **h = r->hide; h && *h; h++)
     add_opt (&argv, "hide", *h);
+  if (r->port_driver)
+    add_opt (&argv, "port-driver", r->port_driver);
   if (r->userns_fd >= 0)
     {
       snprintf (num, sizeof num, "%d", r->userns_fd);
@@ -133,6 +136,11 @@ launch_run_parse (struct launch_run *r, int argc, char **argv, rdind_error_t *er
         }
       else if (IS ("namespace"))
         strv_append (&r->namespaces, v);
+      else if (IS ("port-driver"))
+        {
+          bad = strcmp (v, "native") != 0 && strcmp (v, "slirp4netns") != 0;
+          r->port_driver = v;
+        }
       else if (IS ("hide"))
         {
           bad = v[0] != '/' || strcmp (v, "/") == 0;

@@ -26,6 +26,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
@@ -199,6 +200,8 @@ main (int argc, char **argv)
   cleanup_free char *log_path = NULL, *s = NULL;
   struct launch_api api = { 0 };
   int sync[2] = { -1, -1 }, ready[2] = { -1, -1 }, exitp[2] = { -1, -1 }, outp[2] = { -1, -1 };
+  int portd[2] = { -1, -1 };
+  bool native;
   cleanup_free struct outbuf *relay = xmalloc0 (sizeof *relay);
   sigset_t mask, oldmask;
   pid_t child, slirp_pid = -1;
@@ -211,6 +214,7 @@ main (int argc, char **argv)
   if (launch_run_parse (&run, argc, argv, &err) < 0)
     return rdind_error_report (&err, 2);
   log_set_level (log_level_from_name (run.log_level, strlen (run.log_level)));
+  native = run.port_driver == NULL || strcmp (run.port_driver, "native") == 0;
   /* Neither slirp4netns nor dockerd may inherit the sidecar's namespace fd. */
   if (run.userns_fd >= 0 && fcntl (run.userns_fd, F_SETFD, FD_CLOEXEC) < 0)
     {
@@ -245,6 +249,25 @@ main (int argc, char **argv)
       rdind_make_error (&err, errno, "pipe");
       return rdind_error_report (&err, 1);
     }
+  /* The native port driver: a helper in the namespace (init's child) makes
+   * the sockets we forward to; SEQPACKET keeps each answer one message. */
+  if (native)
+    {
+      if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, portd) < 0
+          || (api.fwd = launch_fwd_new (portd[0], &err)) == NULL)
+        {
+          if (err == NULL)
+            rdind_make_error (&err, errno, "socketpair for the port helper");
+          return rdind_error_report (&err, 1);
+        }
+      /* Each forwarded connection holds two sockets and two pipes. */
+      struct rlimit rl;
+      if (getrlimit (RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max)
+        {
+          rl.rlim_cur = rl.rlim_max;
+          setrlimit (RLIMIT_NOFILE, &rl);
+        }
+    }
   relay->log_fd = open (log_path, O_WRONLY | O_CREAT | O_APPEND | O_CLOEXEC, 0600);
   fcntl (outp[0], F_SETFL, O_NONBLOCK);
 
@@ -254,15 +277,18 @@ main (int argc, char **argv)
    * with the sidecar's prepared namespace, simply until the network is up. */
   {
     struct launch_init a = { sync[0], outp[1], run.dockerd_argv, environ, run.state_dir,
-                             run.docker_sock, dns, launch_ns_flags (run.namespaces), run.hide };
+                             run.docker_sock, dns, launch_ns_flags (run.namespaces), run.hide,
+                             portd[1] };
     /* Init holds none of the parent's pipes: slirp4netns's exit fd must
      * reach EOF when the parent dies, whatever init does. */
     int close_fds[] = { sync[1], api.fd, ready[0], ready[1], exitp[0],
-                        exitp[1], sfd,    outp[0],  relay->log_fd };
+                        exitp[1], sfd,    outp[0],  relay->log_fd, portd[0] };
     child = spawn_init (&a, run.userns_fd, close_fds, ARRAY_SIZE (close_fds), &err);
   }
   close (sync[0]);
   close (outp[1]);
+  if (portd[1] >= 0)
+    close (portd[1]);
   if (run.userns_fd >= 0)
     close (run.userns_fd);
   if (child < 0)
@@ -362,16 +388,23 @@ main (int argc, char **argv)
   log_info ("dockerd starting", "init_pid=%d socket=%s log=%s", (int) child, run.docker_sock,
             log_path);
 
+  int fwd_timeout = -1;
   for (;;)
     {
-      struct pollfd p[3] = { { sfd, POLLIN, 0 }, { api.fd, POLLIN, 0 }, { outp[0], POLLIN, 0 } };
-      int timeout = -1;
+      struct pollfd p[4] = { { sfd, POLLIN, 0 },
+                             { api.fd, POLLIN, 0 },
+                             { outp[0], POLLIN, 0 },
+                             { api.fwd ? launch_fwd_fd (api.fwd) : -1, POLLIN, 0 } };
+      int timeout = fwd_timeout;
       if (stopping)
         {
           uint64_t now = now_ms ();
-          timeout = deadline > now ? (int) (deadline - now) : 0;
+          int left = deadline > now ? (int) (deadline - now) : 0;
+          timeout = timeout < 0 || left < timeout ? left : timeout;
         }
-      int r = poll (p, outp[0] >= 0 ? 3 : 2, timeout);
+      int r = poll (p, 4, timeout);
+      if (api.fwd && (p[3].revents & POLLIN || r == 0))
+        fwd_timeout = launch_fwd_dispatch (api.fwd);
       if (r < 0 && errno != EINTR)
         break;
       if (stopping && now_ms () >= deadline)
@@ -477,6 +510,7 @@ out:
         }
     }
   launch_api_close (&api);
+  launch_fwd_free (api.fwd);
   unlink (slirp_sock);
   if (sync[1] >= 0)
     close (sync[1]);

@@ -294,8 +294,19 @@ to_client (struct conn *c, const char *buf, size_t n)
   return 0;
 }
 
-/* A refusal that ends the connection is on its way: stop both directions
- * and close once it is written. */
+static void
+on_drain_timeout (uv_timer_t *t)
+{
+  conn_close (t->data);
+}
+
+/* A refusal that ends the connection is on its way.  dockerd hears nothing
+ * more; the client's remaining bytes (the rest of an oversized body) are
+ * still read and dropped, for at most DRAIN_MS: closing a socket with
+ * unread data sends a reset, and a reset can overtake the refusal, so the
+ * client would see "connection reset" instead of the 400. */
+#define DRAIN_MS 5000
+
 static void
 end_after_refusal (struct conn *c)
 {
@@ -303,10 +314,10 @@ end_after_refusal (struct conn *c)
   tls_engine_shutdown (c->tls, &err);
   rdind_error_release (&err);
   flush_tls (c);
-  c->client_eof = c->up_eof = true;
-  uv_read_stop ((uv_stream_t *) &c->client);
+  c->up_eof = true;
   if (c->up_init)
     uv_read_stop ((uv_stream_t *) &c->up);
+  uv_timer_start (&c->hs_timer, on_drain_timeout, DRAIN_MS, 0);
   maybe_finish (c);
 }
 

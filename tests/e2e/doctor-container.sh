@@ -55,7 +55,7 @@ cat >"$I/Dockerfile" <<EOF
 FROM $BASE
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \\
-      uidmap libcap2-bin libuv1 libssl3 libcap-ng0 libinih1 \\
+      uidmap libcap2-bin libuv1 libssl3 libcap-ng0 libinih1 libjansson4 libhttp-parser2.9 \\
  && rm -rf /var/lib/apt/lists/* \\
  && chmod u-s /usr/bin/newuidmap /usr/bin/newgidmap \\
  && setcap cap_setuid+ep /usr/bin/newuidmap \\
