@@ -50,6 +50,10 @@ TESTS += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/docto
 TESTS += tests/e2e/doctor-container.sh
 # What the daemon (and so a job's container) can see of the sidecar's secrets.
 TESTS += tests/e2e/secrets.sh
+# Published ports through the native driver (ports-slirp4netns.sh runs the
+# same with the slirp4netns driver by hand; see the README).
+TESTS += tests/e2e/ports.sh
 endif
 EXTRA_DIST += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/doctor-fail.sh \
-	tests/e2e/doctor-container.sh tests/e2e/lib-outer.sh tests/e2e/secrets.sh
+	tests/e2e/doctor-container.sh tests/e2e/lib-outer.sh tests/e2e/secrets.sh \
+	tests/e2e/ports.sh tests/e2e/ports-slirp4netns.sh tests/e2e/port-client.py tests/e2e/echo-server.c
