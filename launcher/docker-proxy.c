@@ -34,6 +34,30 @@ report (const char *a, const char *b)
   close (3);
 }
 
+/* POST /v1/ports with BODY: the new port's id, or NULL once the reason is
+ * reported to dockerd. */
+static char *
+publish (const char *sock, const char *body)
+{
+  cleanup_free char *resp = NULL;
+  rdind_error_t err = NULL;
+  int code = launch_http_unix (sock, "POST", "/v1/ports", body, &resp, &err);
+  if (code < 0)
+    {
+      cleanup_free char *m = rdind_error_string (err);
+      rdind_error_release (&err);
+      report ("rdind port API: ", m);
+      return NULL;
+    }
+  if (code != 201)
+    {
+      cleanup_free char *m = launch_json_get (resp, "message");
+      report (m ? m : resp, NULL);
+      return NULL;
+    }
+  return launch_json_get (resp, "id");
+}
+
 /* With the native driver: ask for the forward to the container itself,
  * report, then hold it until dockerd signals. */
 static int
@@ -42,25 +66,12 @@ native (const char *sock, const char *proto, const char *hip, const char *hport,
 {
   cleanup_free char *body = NULL, *resp = NULL, *id = NULL, *path = NULL;
   rdind_error_t err = NULL;
-  int code;
 
   xasprintf (&body, "{\"proto\":\"%s\",\"parentIP\":\"%s\",\"parentPort\":%s,\"childIP\":\"%s\",\"childPort\":%s}",
              proto, hip, hport, cip, cport);
-  code = launch_http_unix (sock, "POST", "/v1/ports", body, &resp, &err);
-  if (code < 0)
-    {
-      cleanup_free char *m = rdind_error_string (err);
-      rdind_error_release (&err);
-      report ("rdind port API: ", m);
-      return 1;
-    }
-  if (code != 201)
-    {
-      cleanup_free char *m = launch_json_get (resp, "message");
-      report (m ? m : resp, NULL);
-      return 1;
-    }
-  id = launch_json_get (resp, "id");
+  id = publish (sock, body);
+  if (id == NULL)
+    return 1;
   if (write (3, "0\n", 2) != 2)
     {
       /* dockerd is gone: remove the forward below */
@@ -86,7 +97,7 @@ main (int argc, char **argv)
   cleanup_free char *sock = NULL, *body = NULL, *resp = NULL, *real = NULL, *id = NULL;
   rdind_error_t err = NULL;
   sigset_t set;
-  int sfd, code, pfd[2];
+  int sfd, pfd[2];
   pid_t child;
 
   for (int i = 1; i < argc; i++)
@@ -163,21 +174,9 @@ main (int argc, char **argv)
              "\"childPort\":%s}",
              proto, strcmp (hip, "0.0.0.0") == 0 || strcmp (hip, "::") == 0 ? "" : hip, hport,
              hport);
-  code = launch_http_unix (sock, "POST", "/v1/ports", body, &resp, &err);
-  if (code < 0)
-    {
-      cleanup_free char *m = rdind_error_string (err);
-      rdind_error_release (&err);
-      report ("rdind port API: ", m);
-      return 1;
-    }
-  if (code != 201)
-    {
-      cleanup_free char *m = launch_json_get (resp, "message");
-      report (m ? m : resp, NULL);
-      return 1;
-    }
-  id = launch_json_get (resp, "id");
+  id = publish (sock, body);
+  if (id == NULL)
+    return 1;
 
   real = getenv ("RDIND_REAL_DOCKER_PROXY") ? xstrdup (getenv ("RDIND_REAL_DOCKER_PROXY"))
                                             : launch_find_exe ("docker-proxy");
