@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <errno.h>
+#include <stdint.h>
 #include <signal.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +24,14 @@
  * ping at a time; it owns its handles and frees itself in the last close
  * callback. */
 #define PING_TIMEOUT_MS 2000
+/* One slow answer does not close the listener: a dockerd busy with a burst
+ * of clients (200 `docker version` at once on two cores) can take longer
+ * than PING_TIMEOUT_MS, and closing then refuses the very clients it is
+ * serving.  It closes once no ping succeeded for UNREADY_AFTER_MS, or at
+ * once when the launcher exits. */
+#define UNREADY_AFTER_MS 6000
+
+static uint64_t last_ok_ms;
 
 struct ping
 {
@@ -58,9 +67,12 @@ ping_finish (struct ping *p, bool ok)
   if (S.stopping)
     return;
   bool up = ok && S.launcher_running;
+  if (up)
+    last_ok_ms = uv_now (S.loop);
   if (up && !S.listening)
     front_open_listener ();
-  else if (!up && S.listening)
+  else if (!up && S.listening
+           && (!S.launcher_running || uv_now (S.loop) - last_ok_ms >= UNREADY_AFTER_MS))
     front_close_listener ("dockerd does not answer /_ping");
 }
 
