@@ -573,6 +573,17 @@ conf_check (struct conf_priv *cp, rdind_error_t *err)
           err, 0, "%s: [tls] ca_lifetime (%s) must be at least twice [tls] lifetime (%s)",
           cp->origin[i], cp->raw[i], cp->raw[find_key ("tls", "lifetime")]);
     }
+  /* The slirp4netns port driver is slirp4netns's hostfwd API: pasta has none. */
+  if (strcmp (c->net, "pasta") == 0 && strcmp (c->port_driver, "slirp4netns") == 0)
+    {
+      int i = find_key ("launcher", "port_driver");
+      if (strcmp (cp->origin[i], "default") == 0)
+        i = find_key ("launcher", "net");
+      return rdind_make_error (err, 0,
+                               "%s: [launcher] port_driver = slirp4netns needs net = slirp4netns "
+                               "(pasta has no hostfwd API): set port_driver = native",
+                               cp->origin[i]);
+    }
   return 0;
 }
 

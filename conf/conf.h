@@ -77,13 +77,14 @@ struct rdind_conf
   char *data_root;          /* "" = auto: $XDG_DATA_HOME/rdind/docker */
   char *state_dir;          /* "" = auto: $XDG_RUNTIME_DIR/rdind or /tmp/rdind-UID */
   char *storage_driver;     /* auto, overlay2, fuse-overlayfs, vfs */
-  char *net;                /* slirp4netns */
+  char *net;                /* slirp4netns | pasta */
   char *port_driver;        /* native | slirp4netns */
   uint64_t mtu;
   char *cidr;               /* slirp4netns network, default 10.0.2.0/24 */
   char *dockerd;            /* path or name of dockerd */
   char **dockerd_args;      /* extra arguments, split on white space */
   char *slirp4netns;        /* path or name of slirp4netns */
+  char *pasta;              /* path or name of pasta (net = pasta) */
   char **namespaces;        /* pid (always), uts, ipc, cgroup */
 
   /* [policy] for every peer; [policy.PEER] sections give peers their own */

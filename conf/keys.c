@@ -52,8 +52,8 @@ const struct key_def conf_keys[] = {
     "sockets, pid files, exec root (empty: $XDG_RUNTIME_DIR/rdind or /tmp/rdind-UID)" },
   { "launcher", "storage_driver", V_ENUM, O (storage_driver), "auto",
     "auto|overlay2|fuse-overlayfs|vfs", 0, 0, "dockerd storage driver" },
-  { "launcher", "net", V_ENUM, O (net), "slirp4netns", "slirp4netns", 0, 0,
-    "network driver for the daemon's namespace" },
+  { "launcher", "net", V_ENUM, O (net), "slirp4netns", "slirp4netns|pasta", 0, 0,
+    "the namespace's way out: slirp4netns, or pasta (package passt: faster egress)" },
   { "launcher", "port_driver", V_ENUM, O (port_driver), "native", "native|slirp4netns", 0, 0,
     "published ports: native (the launcher splices them) or slirp4netns (hostfwd to docker-proxy)" },
   { "launcher", "mtu", V_UINT, O (mtu), "65520", NULL, 1280, 65520, "MTU of the tap device" },
@@ -64,6 +64,7 @@ const struct key_def conf_keys[] = {
     "extra dockerd arguments (white-space separated; no -H/--host, no --tls*)" },
   { "launcher", "slirp4netns", V_STR, O (slirp4netns), "slirp4netns", NULL, 0, 0,
     "slirp4netns binary" },
+  { "launcher", "pasta", V_STR, O (pasta), "pasta", NULL, 0, 0, "pasta binary (launcher.net = pasta)" },
   { "launcher", "namespaces", V_NSLIST, O (namespaces), "pid,uts,ipc", NULL, 0, 0,
     "namespaces besides user, mount and network: pid (required), uts, ipc, cgroup" },
 

@@ -449,10 +449,10 @@ launch_api_handle (struct launch_api *api, int fd, const char *req)
         *sl = '\0';
       xasprintf (&b,
                  "{\"apiVersion\":\"1.1.1\",\"version\":\"rdind-%s\",\"stateDir\":\"%s\","
-                 "\"childPID\":%d,\"networkDriver\":{\"driver\":\"slirp4netns\",\"childIP\":\"%s\"},"
+                 "\"childPID\":%d,\"networkDriver\":{\"driver\":\"%s\",\"childIP\":\"%s\"},"
                  "\"portDriver\":{\"driver\":\"%s\",\"protos\":[\"tcp\",\"udp\"],"
                  "\"disallowLoopbackChildIP\":false}}",
-                 PACKAGE_VERSION, dir, (int) api->child_pid, api->guest_ip, api->fwd ? "native" : "slirp4netns");
+                 PACKAGE_VERSION, dir, (int) api->child_pid, api->net ? api->net : "slirp4netns", api->guest_ip, api->fwd ? "native" : "slirp4netns");
       return respond (fd, 200, b);
     }
   if (strcmp (path, "/v1/ports") == 0 && strcmp (method, "GET") == 0)

@@ -664,7 +664,10 @@ launch_doctor_run (struct rdind_conf *conf, bool json, bool prepared_userns, FIL
     }
   check_proc (&r, userns_ok);
   check_tun (&r);
-  check_version (&r, "slirp4netns", conf->slirp4netns, "apt-get install slirp4netns");
+  if (strcmp (conf->net, "pasta") == 0)
+    check_version (&r, "pasta", conf->pasta, "apt-get install passt (or set launcher.pasta)");
+  else
+    check_version (&r, "slirp4netns", conf->slirp4netns, "apt-get install slirp4netns");
   check_version (&r, "dockerd", conf->dockerd, "apt-get install docker.io (or set launcher.dockerd)");
   check_storage (&r, conf, userns_ok);
   check_cgroup (&r);

@@ -5,6 +5,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include <string.h>
 #include <sys/socket.h>
 #include <sys/types.h>
 
@@ -39,6 +40,7 @@ struct launch_api
   size_t nports;
   int next_id;
   struct launch_fwd *fwd; /* native port driver, or NULL: slirp4netns hostfwd */
+  const char *net;        /* "pasta", or NULL: slirp4netns */
 };
 
 /* The native port driver (portfwd.c).  Owned by the launcher's main loop,
@@ -100,7 +102,9 @@ struct launch_run
   const char *state_dir;       /* dockerd.log, slirp4netns.log, copy-up scratch */
   const char *rootlesskit_dir; /* ROOTLESSKIT_STATE_DIR: api.sock, slirp4netns.sock */
   const char *docker_sock;     /* dockerd's socket (/run/docker.sock points at it) */
-  const char *slirp4netns;     /* absolute path */
+  const char *net;             /* slirp4netns (NULL too) | pasta */
+  const char *slirp4netns;     /* absolute path (net = slirp4netns) */
+  const char *pasta;           /* absolute path (net = pasta) */
   char **slirp_args;           /* flags this slirp4netns supports (--enable-sandbox...) */
   const char *cidr;
   uint64_t mtu;
@@ -124,6 +128,12 @@ char **launch_run_to_argv (const struct launch_run *r, const char *helper);
 /* Fills R from rdind-launch's argv (strings point into ARGV). */
 int launch_run_parse (struct launch_run *r, int argc, char **argv, rdind_error_t *err);
 void launch_run_release (struct launch_run *r);
+/* Whether the namespace's network is pasta's (else slirp4netns's). */
+static inline bool
+launch_run_pasta (const struct launch_run *r)
+{
+  return r->net && strcmp (r->net, "pasta") == 0;
+}
 
 /* What init (pid 1 of the new namespaces, init.c) needs; filled by the
  * launcher parent before the fork. */

@@ -161,7 +161,7 @@ launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, bool ha
   fd = open ("/dev/net/tun", O_RDWR | O_CLOEXEC);
   if (fd < 0)
     return rdind_make_error (err, errno,
-                             "open /dev/net/tun (slirp4netns needs it): fix with `chmod 0666 "
+                             "open /dev/net/tun (slirp4netns and pasta need it): fix with `chmod 0666 "
                              "/dev/net/tun`, or pass the device to the container (--device "
                              "/dev/net/tun), or start rdind sidecar as root so it creates it");
   close (fd);
@@ -237,17 +237,20 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       return LAUNCH_EXIT_REQUIREMENTS;
     }
   dockerd = launch_find_exe (conf->dockerd);
-  slirp = launch_find_exe (conf->slirp4netns);
+  bool pasta = strcmp (conf->net, "pasta") == 0;
+  const char *net_name = pasta ? conf->pasta : conf->slirp4netns;
+  slirp = launch_find_exe (net_name);
   proxy = find_proxy ();
   helper = find_helper ();
   if (dockerd == NULL || slirp == NULL || proxy == NULL || helper == NULL)
     {
       rdind_make_error (&err, 0, "%s not found: %s",
                         dockerd == NULL  ? conf->dockerd
-                        : slirp == NULL  ? conf->slirp4netns
+                        : slirp == NULL  ? net_name
                         : proxy == NULL  ? "rdind-docker-proxy"
                                          : "rdind-launch",
                         dockerd == NULL  ? "install docker.io (or set launcher.dockerd)"
+                        : slirp == NULL && pasta ? "install passt (or set launcher.pasta)"
                         : slirp == NULL  ? "install slirp4netns (or set launcher.slirp4netns)"
                         : proxy == NULL  ? "install it beside rdind"
                                          : "reinstall rdind (`make install` puts it in "
@@ -316,7 +319,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   xasprintf (&s, "%u", (unsigned) getegid ());
   setenv_strv (&denv, "ROOTLESSKIT_PARENT_EGID", s);
   free (steal_pointer (&s));
-  setenv_strv (&denv, "ROOTLESSKIT_NET", "slirp4netns");
+  setenv_strv (&denv, "ROOTLESSKIT_NET", conf->net);
   setenv_strv (&denv, "ROOTLESSKIT_PORT_DRIVER", "builtin");
   setenv_strv (&denv, "XDG_RUNTIME_DIR", conf->state_dir);
   setenv_strv (&denv, "HOME", getenv ("HOME") ? getenv ("HOME") : "/");
@@ -341,7 +344,8 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   if (getenv ("RDIND_REAL_DOCKER_PROXY"))
     setenv_strv (&denv, "RDIND_REAL_DOCKER_PROXY", getenv ("RDIND_REAL_DOCKER_PROXY"));
 
-  slirp_hardening (slirp, slirp_args);
+  if (!pasta)
+    slirp_hardening (slirp, slirp_args);
 
   /* Everything is resolved: the part that stays resident while dockerd runs
    * (the parent and init) is rdind-launch, a small static program without
@@ -352,7 +356,9 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       .state_dir = conf->state_dir,
       .rootlesskit_dir = rkdir,
       .docker_sock = docker_sock,
-      .slirp4netns = slirp,
+      .net = conf->net,
+      .slirp4netns = pasta ? NULL : slirp,
+      .pasta = pasta ? slirp : NULL,
       .slirp_args = slirp_args,
       .cidr = conf->cidr,
       .mtu = conf->mtu,

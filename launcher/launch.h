@@ -47,6 +47,8 @@ char *launch_find_exe (const char *name);
 /* The guest address (network + 100) and DNS (network + 3) of a slirp4netns
  * CIDR such as 10.0.2.0/24.  Returns <0 on a malformed CIDR. */
 int launch_cidr_hosts (const char *cidr, char **guest, char **dns, rdind_error_t *err);
+/* Host N of a CIDR that launch_cidr_hosts() accepts (2: the gateway), or NULL. */
+char *launch_cidr_nth (const char *cidr, unsigned n);
 
 /* Picks the storage driver for CONF->storage_driver ("auto" probes for real:
  * overlay2 in a throw-away user namespace, then fuse-overlayfs, then vfs).

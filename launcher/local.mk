@@ -52,8 +52,8 @@ TESTS += tests/e2e/doctor-container.sh
 TESTS += tests/e2e/secrets.sh
 # Published ports through the native driver (ports-slirp4netns.sh runs the
 # same with the slirp4netns driver by hand; see the README).
-TESTS += tests/e2e/ports.sh
+TESTS += tests/e2e/ports.sh tests/e2e/ports-pasta.sh
 endif
 EXTRA_DIST += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/doctor-fail.sh \
 	tests/e2e/doctor-container.sh tests/e2e/lib-outer.sh tests/e2e/secrets.sh \
-	tests/e2e/ports.sh tests/e2e/ports-slirp4netns.sh tests/e2e/port-client.py tests/e2e/echo-server.c
+	tests/e2e/ports.sh tests/e2e/ports-slirp4netns.sh tests/e2e/ports-pasta.sh tests/e2e/port-client.py tests/e2e/echo-server.c

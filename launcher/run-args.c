@@ -2,7 +2,8 @@
  * settings it resolved to the launcher's long-lived part (run.c).
  *
  *   rdind-launch --state-dir=DIR --rootlesskit-dir=DIR --docker-sock=PATH
- *                --slirp4netns=PATH [--slirp-arg=ARG]... --cidr=CIDR --mtu=N
+ *                [--net=slirp4netns|pasta] --slirp4netns=PATH|--pasta=PATH
+ *                [--slirp-arg=ARG]... --cidr=CIDR --mtu=N
  *                --stop-timeout=SECONDS [--namespace=NAME]... [--hide=PATH]...
  *                [--port-driver=native|slirp4netns]
  *                (--userns-fd=FD | --subuid=START:COUNT --subgid=START:COUNT)
@@ -39,7 +40,12 @@ launch_run_to_argv (const struct launch_run *r, const char *helper)
   add_opt (&argv, "state-dir", r->state_dir);
   add_opt (&argv, "rootlesskit-dir", r->rootlesskit_dir);
   add_opt (&argv, "docker-sock", r->docker_sock);
-  add_opt (&argv, "slirp4netns", r->slirp4netns);
+  if (r->net)
+    add_opt (&argv, "net", r->net);
+  if (r->slirp4netns)
+    add_opt (&argv, "slirp4netns", r->slirp4netns);
+  if (r->pasta)
+    add_opt (&argv, "pasta", r->pasta);
   for (char **a = r->slirp_args; a && *a; a++)
     add_opt (&argv, "slirp-arg", *a);
   add_opt (&argv, "cidr", r->cidr);
@@ -120,6 +126,13 @@ launch_run_parse (struct launch_run *r, int argc, char **argv, rdind_error_t *er
         r->docker_sock = v;
       else if (IS ("slirp4netns"))
         r->slirp4netns = v;
+      else if (IS ("pasta"))
+        r->pasta = v;
+      else if (IS ("net"))
+        {
+          bad = strcmp (v, "slirp4netns") != 0 && strcmp (v, "pasta") != 0;
+          r->net = v;
+        }
       else if (IS ("slirp-arg"))
         strv_append (&r->slirp_args, v);
       else if (IS ("cidr"))
@@ -188,12 +201,12 @@ launch_run_parse (struct launch_run *r, int argc, char **argv, rdind_error_t *er
   for (i++; i < argc; i++)
     strv_append (&r->dockerd_argv, argv[i]);
   if (r->state_dir == NULL || r->rootlesskit_dir == NULL || r->docker_sock == NULL
-      || r->slirp4netns == NULL || r->cidr == NULL || !have_mtu || !have_stop
+      || (launch_run_pasta (r) ? r->pasta == NULL : r->slirp4netns == NULL) || r->cidr == NULL || !have_mtu || !have_stop
       || (r->userns_fd < 0 && !(have_uid && have_gid)))
     {
       rdind_make_error (err, 0,
                         "missing settings (--state-dir, --rootlesskit-dir, --docker-sock, "
-                        "--slirp4netns, --cidr, --mtu, --stop-timeout, and --userns-fd or "
+                        "--slirp4netns or --pasta, --cidr, --mtu, --stop-timeout, and --userns-fd or "
                         "--subuid/--subgid): rdind-launch is started by `rdind launch`; "
                         "start that instead");
       goto fail;

@@ -10,6 +10,7 @@
  *   rdind-launch (host namespaces: id maps, slirp4netns, port API, signals,
  *    │            dockerd's output re-logged)
  *    ├─ slirp4netns  (joins the child's netns; exits with us via --exit-fd)
+ *    │  or pasta     (the same, --foreground; PDEATHSIG and SIGTERM end it)
  *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces, init.c:
  *        │            mounts, reaps, forwards signals; its exit kills the
  *        │            namespace)
@@ -28,6 +29,7 @@
 #include <sys/prctl.h>
 #include <sys/resource.h>
 #include <sys/signalfd.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -191,6 +193,125 @@ relay_read (int fd, struct outbuf *o)
 }
 
 
+/* Execs ARGV with stdio on LOG (the helpers chat on stderr at every call:
+ * keep it in a file), our signal mask restored, FDS inherited, and killed
+ * if we die. */
+static pid_t
+spawn_net (char **argv, const char *log, const sigset_t *oldmask, const int *fds, size_t nfds)
+{
+  pid_t pid = fork ();
+  if (pid != 0)
+    return pid;
+  int nul = open ("/dev/null", O_RDWR);
+  int lfd = open (log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
+  sigprocmask (SIG_SETMASK, oldmask, NULL);
+  dup2 (nul, 0);
+  dup2 (lfd >= 0 ? lfd : nul, 1);
+  dup2 (lfd >= 0 ? lfd : nul, 2);
+  for (size_t i = 0; i < nfds; i++)
+    fcntl (fds[i], F_SETFD, 0);
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  execv (argv[0], argv);
+  _exit (127);
+}
+
+/* slirp4netns: the child's only route out; --exit-fd makes it exit when we
+ * do (even SIGKILLed), --ready-fd replaces polling. */
+static pid_t
+start_slirp (const struct launch_run *run, pid_t child, const char *api_sock, int ready[2],
+             int exit_fd, const sigset_t *oldmask, rdind_error_t *err)
+{
+  char sp[32], rfd[32], efd[32], mtu[32], cidr[64];
+  cleanup_free char *slirp_log = NULL, *api = NULL;
+  /* Ten fixed arguments, the optional flags, and the terminating NULL. */
+  cleanup_free char **argv = xmalloc ((11 + strv_len (run->slirp_args)) * sizeof *argv);
+  int n = 0;
+
+  xasprintf (&slirp_log, "%s/slirp4netns.log", run->state_dir);
+  xasprintf (&api, "--api-socket=%s", api_sock);
+  snprintf (sp, sizeof sp, "%d", (int) child);
+  snprintf (rfd, sizeof rfd, "--ready-fd=%d", ready[1]);
+  snprintf (efd, sizeof efd, "--exit-fd=%d", exit_fd);
+  snprintf (mtu, sizeof mtu, "--mtu=%llu", (unsigned long long) run->mtu);
+  snprintf (cidr, sizeof cidr, "--cidr=%s", run->cidr);
+  argv[n++] = (char *) run->slirp4netns;
+  argv[n++] = "--configure";
+  argv[n++] = mtu;
+  argv[n++] = "--disable-host-loopback";
+  for (char **a = run->slirp_args; a && *a; a++)
+    argv[n++] = *a;
+  argv[n++] = rfd;
+  argv[n++] = efd;
+  argv[n++] = api;
+  argv[n++] = cidr;
+  argv[n++] = sp;
+  argv[n++] = "tap0";
+  argv[n] = NULL;
+  int keep[] = { ready[1], exit_fd };
+  pid_t pid = spawn_net (argv, slirp_log, oldmask, keep, ARRAY_SIZE (keep));
+  close (ready[1]);
+  ready[1] = -1;
+  struct pollfd p = { ready[0], POLLIN, 0 };
+  char c = 0;
+  if (pid > 0 && poll (&p, 1, 10000) > 0 && read (ready[0], &c, 1) == 1 && c == '1')
+    return pid;
+  rdind_make_error (err, 0, "slirp4netns (%s) did not become ready within 10 s (see %s)",
+                    run->slirp4netns, slirp_log);
+  if (pid > 0)
+    {
+      kill (pid, SIGKILL);
+      waitpid (pid, NULL, 0);
+    }
+  return -1;
+}
+
+/* pasta: the same addresses as slirp4netns (guest network + 100, gateway
+ * + 2, DNS + 3 forwarded to the host's resolver), the same MTU, IPv4 only,
+ * no port forwarding either way (published ports are the native driver's),
+ * and the gateway not mapped to the host's loopback (slirp4netns's
+ * --disable-host-loopback).  It stays our child (--foreground), dies with
+ * us (PDEATHSIG), and writes its pid file once the interface is up: that is
+ * the readiness we wait for. */
+static pid_t
+start_pasta (const struct launch_run *run, pid_t child, const sigset_t *oldmask,
+             rdind_error_t *err)
+{
+  char sp[32], mtu[32];
+  cleanup_free char *log = NULL, *pidfile = NULL, *guest = NULL, *gw = NULL, *dns = NULL;
+  const char *bits = strchr (run->cidr, '/');
+
+  xasprintf (&log, "%s/pasta.log", run->state_dir);
+  xasprintf (&pidfile, "%s/pasta.pid", run->state_dir);
+  unlink (pidfile);
+  guest = launch_cidr_nth (run->cidr, 100);
+  gw = launch_cidr_nth (run->cidr, 2);
+  dns = launch_cidr_nth (run->cidr, 3);
+  if (guest == NULL || gw == NULL || dns == NULL || bits == NULL)
+    return rdind_make_error (err, 0, "launcher.cidr `%s`: expected an IPv4 network such as 10.0.2.0/24", run->cidr);
+  snprintf (sp, sizeof sp, "%d", (int) child);
+  snprintf (mtu, sizeof mtu, "%llu", (unsigned long long) run->mtu);
+  char *argv[] = { (char *) run->pasta, "--foreground", "--quiet", "--ipv4-only", "--config-net",
+                   "--ns-ifname", "tap0", "--mtu", mtu, "--address", guest, "--netmask",
+                   (char *) bits + 1, "--gateway", gw, "--dns-forward", dns, "--no-map-gw",
+                   "--tcp-ports", "none", "--udp-ports", "none", "--tcp-ns", "none", "--udp-ns",
+                   "none", "--pid", pidfile, sp, NULL };
+  pid_t pid = spawn_net (argv, log, oldmask, NULL, 0);
+  if (pid < 0)
+    return rdind_make_error (err, errno, "fork for pasta");
+  for (int i = 0; i < 1000; i++)
+    {
+      struct stat st;
+      if (stat (pidfile, &st) == 0 && st.st_size > 0)
+        return pid;
+      if (waitpid (pid, NULL, WNOHANG) == pid)
+        return rdind_make_error (err, 0, "pasta (%s) exited during setup (see %s)", run->pasta, log);
+      usleep (10000);
+    }
+  kill (pid, SIGKILL);
+  waitpid (pid, NULL, 0);
+  return rdind_make_error (err, 0, "pasta (%s) did not become ready within 10 s (see %s)", run->pasta, log);
+}
+
 int
 main (int argc, char **argv)
 {
@@ -201,7 +322,7 @@ main (int argc, char **argv)
   struct launch_api api = { 0 };
   int sync[2] = { -1, -1 }, ready[2] = { -1, -1 }, exitp[2] = { -1, -1 }, outp[2] = { -1, -1 };
   int portd[2] = { -1, -1 };
-  bool native;
+  bool native, pasta;
   cleanup_free struct outbuf *relay = xmalloc0 (sizeof *relay);
   sigset_t mask, oldmask;
   pid_t child, slirp_pid = -1;
@@ -215,6 +336,12 @@ main (int argc, char **argv)
     return rdind_error_report (&err, 2);
   log_set_level (log_level_from_name (run.log_level, strlen (run.log_level)));
   native = run.port_driver == NULL || strcmp (run.port_driver, "native") == 0;
+  pasta = launch_run_pasta (&run);
+  if (pasta && !native)
+    {
+      rdind_make_error (&err, 0, "--port-driver=slirp4netns needs --net=slirp4netns (pasta has no hostfwd API)");
+      return rdind_error_report (&err, 2);
+    }
   /* Neither slirp4netns nor dockerd may inherit the sidecar's namespace fd. */
   if (run.userns_fd >= 0 && fcntl (run.userns_fd, F_SETFD, FD_CLOEXEC) < 0)
     {
@@ -311,76 +438,22 @@ main (int argc, char **argv)
   if (write (sync[1], "g", 1) != 1)
     goto child_died;
 
-  /* slirp4netns: the child's only route out; --exit-fd makes it exit when
-   * we do (even SIGKILLed), --ready-fd replaces polling. */
-  {
-    char sp[32], rfd[32], efd[32], mtu[32];
-    cleanup_free char *slirp_log = NULL;
-    xasprintf (&slirp_log, "%s/slirp4netns.log", run.state_dir);
-    /* Ten fixed arguments, the optional flags, and the terminating NULL. */
-    cleanup_free char **sargv = xmalloc ((11 + strv_len (run.slirp_args)) * sizeof *sargv);
-    int n = 0;
-    snprintf (sp, sizeof sp, "%d", (int) child);
-    snprintf (rfd, sizeof rfd, "--ready-fd=%d", ready[1]);
-    snprintf (efd, sizeof efd, "--exit-fd=%d", exitp[0]);
-    snprintf (mtu, sizeof mtu, "--mtu=%llu", (unsigned long long) run.mtu);
-    xasprintf (&s, "--api-socket=%s", slirp_sock);
-    sargv[n++] = (char *) run.slirp4netns;
-    sargv[n++] = "--configure";
-    sargv[n++] = mtu;
-    sargv[n++] = "--disable-host-loopback";
-    for (char **a = run.slirp_args; a && *a; a++)
-      sargv[n++] = *a;
-    sargv[n++] = rfd;
-    sargv[n++] = efd;
-    sargv[n++] = s;
-    char cidr[64];
-    snprintf (cidr, sizeof cidr, "--cidr=%s", run.cidr);
-    sargv[n++] = cidr;
-    sargv[n++] = sp;
-    sargv[n++] = "tap0";
-    sargv[n] = NULL;
-    slirp_pid = fork ();
-    if (slirp_pid == 0)
-      {
-        int nul = open ("/dev/null", O_RDWR);
-        int lfd = open (slirp_log, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-        sigprocmask (SIG_SETMASK, &oldmask, NULL);
-        dup2 (nul, 0);
-        /* slirp4netns chats on stderr at every API call: keep it in a file */
-        dup2 (lfd >= 0 ? lfd : nul, 1);
-        dup2 (lfd >= 0 ? lfd : nul, 2);
-        fcntl (ready[1], F_SETFD, 0);
-        fcntl (exitp[0], F_SETFD, 0);
-        prctl (PR_SET_PDEATHSIG, SIGKILL);
-        execv (run.slirp4netns, sargv);
-        _exit (127);
-      }
-    free (steal_pointer (&s));
-  }
+  slirp_pid = pasta ? start_pasta (&run, child, &oldmask, &err)
+                    : start_slirp (&run, child, slirp_sock, ready, exitp[0], &oldmask, &err);
   close (ready[1]);
+  close (ready[0]);
   close (exitp[0]);
-  {
-    struct pollfd p = { ready[0], POLLIN, 0 };
-    char c = 0;
-    if (poll (&p, 1, 10000) <= 0 || read (ready[0], &c, 1) != 1 || c != '1')
-      {
-        rdind_make_error (&err, 0,
-                          "slirp4netns (%s) did not become ready within 10 s (see "
-                          "%s/slirp4netns.log)",
-                          run.slirp4netns, run.state_dir);
-        kill (child, SIGKILL);
-        kill (slirp_pid, SIGKILL);
-        waitpid (child, NULL, 0);
-        waitpid (slirp_pid, NULL, 0);
-        launch_api_close (&api);
-        return rdind_error_report (&err, 1);
-      }
-    close (ready[0]);
-  }
-  api.slirp_pid = slirp_pid;
-  log_info ("slirp4netns ready", "pid=%d cidr=%s mtu=%llu", (int) slirp_pid, run.cidr,
-            (unsigned long long) run.mtu);
+  if (slirp_pid < 0)
+    {
+      kill (child, SIGKILL);
+      waitpid (child, NULL, 0);
+      launch_api_close (&api);
+      return rdind_error_report (&err, 1);
+    }
+  api.slirp_pid = pasta ? -1 : slirp_pid;
+  api.net = pasta ? "pasta" : NULL;
+  log_info (pasta ? "pasta ready" : "slirp4netns ready", "pid=%d cidr=%s mtu=%llu",
+            (int) slirp_pid, run.cidr, (unsigned long long) run.mtu);
   if (write (sync[1], "n", 1) != 1)
     goto child_died;
   close (sync[1]);
@@ -447,7 +520,8 @@ main (int argc, char **argv)
                           slirp_pid = -1;
                           if (!stopping)
                             {
-                              log_error ("slirp4netns exited; stopping dockerd", NULL);
+                              log_error (pasta ? "pasta exited; stopping dockerd"
+                                               : "slirp4netns exited; stopping dockerd", NULL);
                               stopping = true;
                               deadline = now_ms () + run.stop_timeout * 1000;
                               kill (child, SIGTERM);
@@ -493,10 +567,12 @@ child_died:
   status = 1;
   log_error ("namespace setup failed", NULL);
 out:
-  /* Closing the exit fd is slirp4netns's signal to leave. */
+  /* Closing the exit fd is slirp4netns's signal to leave; pasta has none. */
   close (exitp[1]);
   if (slirp_pid > 0)
     {
+      if (pasta)
+        kill (slirp_pid, SIGTERM);
       uint64_t end = now_ms () + 3000;
       while (waitpid (slirp_pid, NULL, WNOHANG) == 0)
         {

@@ -145,6 +145,26 @@ launch_cidr_hosts (const char *cidr, char **guest, char **dns, rdind_error_t *er
 }
 
 char *
+launch_cidr_nth (const char *cidr, unsigned n)
+{
+  cleanup_free char *net = xstrdup (cidr);
+  char *slash = strchr (net, '/');
+  struct in_addr a;
+  char buf[INET_ADDRSTRLEN];
+  long bits;
+
+  if (slash == NULL)
+    return NULL;
+  *slash = '\0';
+  bits = strtol (slash + 1, NULL, 10);
+  if (inet_pton (AF_INET, net, &a) != 1 || bits < 8 || bits > 25)
+    return NULL;
+  uint32_t base = ntohl (a.s_addr) & (0xffffffffu << (32 - bits));
+  struct in_addr h = { htonl (base + n) };
+  return xstrdup (inet_ntop (AF_INET, &h, buf, sizeof buf));
+}
+
+char *
 launch_json_get (const char *json, const char *key)
 {
   cleanup_free char *pat = NULL;

@@ -6,19 +6,24 @@
 # matching checksums, a container stopped mid-transfer (the forwarder ends
 # the connection and leaks no fd), and (native driver) the launcher's memory
 # with 50 idle forwarded connections.
+# The network, too: egress from an inner container to a listener in a
+# network namespace this test creates, the gateway not leading to the
+# host's loopback, and the tap device's MTU.
 # The driver comes from RDIND_LAUNCHER_PORT_DRIVER (ports-slirp4netns.sh sets
-# it); the default is the native driver.
+# it; the default is the native driver), the network from RDIND_LAUNCHER_NET
+# (ports-pasta.sh sets it; the default is slirp4netns).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 
 require_root
-require_cmd docker dockerd slirp4netns newuidmap busybox timeout cc python3
+NET=${RDIND_LAUNCHER_NET:-slirp4netns}
+require_cmd docker dockerd "$NET" newuidmap busybox timeout cc python3 ip nsenter
 ensure_test_user
 fix_tun
 [ -x "$RDIND" ] || fail "rdind not built at $RDIND"
 DRIVER=${RDIND_LAUNCHER_PORT_DRIVER:-native}
 PC="python3 $top_srcdir/tests/e2e/port-client.py"
 
-start_sidecar RDIND_LAUNCHER_PORT_DRIVER="$DRIVER"
+start_sidecar RDIND_LAUNCHER_PORT_DRIVER="$DRIVER" RDIND_LAUNCHER_NET="$NET"
 # busybox and a static echo server (tests/e2e/echo-server.c)
 make_busybox_tar "$T/bb.tar"
 mkdir -p "$T/img/bin" && tar -C "$T/img" -xf "$T/bb.tar"
@@ -28,14 +33,38 @@ tar -C "$T/img" -cf "$T/img.tar" . && timeout 60 docker import --change 'EXPOSE 
 SERVE="echo-server udp 9001 & exec echo-server tcp 9000"
 LAUNCHER=$(pgrep -u "$E2E_USER" -x rdind-launch | head -1)
 [ -n "$LAUNCHER" ] || fail "no rdind-launch process"
-check "the launcher runs the $DRIVER port driver" grep -q "\"driver\":\"$DRIVER\"" \
-    <(curl -s --unix-socket "$U/state/rootlesskit/api.sock" http://x/v1/info)
+INFO=$(curl -s --unix-socket "$U/state/rootlesskit/api.sock" http://x/v1/info)
+check "the launcher runs the $DRIVER port driver" grep -q "\"portDriver\":{\"driver\":\"$DRIVER\"" <<<"$INFO"
+check "the launcher runs the $NET network" grep -q "\"networkDriver\":{\"driver\":\"$NET\"" <<<"$INFO"
+DPID=$(pgrep -u "$E2E_USER" -x dockerd | head -1)
+check "$NET: tap0 in dockerd's namespace has MTU 65520" sh -c \
+    "nsenter -t $DPID -n ip -o link show tap0 | grep -q 'mtu 65520'"
+
+# Egress: a listener in a network namespace of our own, behind a veth pair
+# (198.18.0.0/30, RFC 2544's benchmark range: nothing leaves the machine).
+# The gateway (10.0.2.2) is routed into that namespace too, where nothing
+# answers: a connection to it must not reach the host's loopback.
+EG=rdind-eg$$
+ip netns add "$EG" || fail "ip netns add"
+on_exit "ip netns del $EG; ip link del $EG-h 2>/dev/null; ip route del 10.0.2.2/32 2>/dev/null"
+ip link add "$EG-h" type veth peer name "$EG-n" && ip link set "$EG-n" netns "$EG" &&
+    ip addr add 198.18.0.1/30 dev "$EG-h" && ip link set "$EG-h" up &&
+    ip netns exec "$EG" ip addr add 198.18.0.2/30 dev "$EG-n" && ip netns exec "$EG" ip link set "$EG-n" up &&
+    ip netns exec "$EG" ip link set lo up && ip route add 10.0.2.2/32 dev "$EG-h" || fail "veth into $EG"
+cc -O2 -o "$T/echo-host" "$top_srcdir/tests/e2e/echo-server.c" || fail "build echo-server"
+ip netns exec "$EG" "$T/echo-host" tcp 9100 &
+on_exit "kill $!"
+wait_for 10 ip netns exec "$EG" $PC echo 127.0.0.1 9100 || fail "listener in $EG"
+check "$NET: egress from an inner container reaches a listener outside" sh -c \
+    "timeout -k 5 60 docker run --rm echoimg sh -c 'echo out | timeout 5 nc 198.18.0.2 9100' | grep -qx out"
 
 P=$(free_port); PU=$(free_port)
 timeout 60 docker run -d --name echo -p "127.0.0.1:$P:9000" -p "127.0.0.1:$PU:9001/udp" echoimg sh -c "$SERVE" >/dev/null ||
     fail "docker run -p"
 wait_for 20 $PC echo 127.0.0.1 "$P" || fail "the published TCP port does not answer"
 check "TCP: echo x | nc (half-close) gets its answer" $PC echo 127.0.0.1 "$P"
+check "$NET: the gateway does not lead to the host's loopback (127.0.0.1:$P listens there)" sh -c \
+    "! timeout -k 5 60 docker run --rm echoimg sh -c 'echo in | timeout 5 nc 10.0.2.2 $P' | grep -q in"
 # UDP through slirp4netns's hostfwd does not answer here (open: issue #11).
 [ "$DRIVER" = native ] && check "UDP: a datagram there and back" $PC udp 127.0.0.1 "$PU"
 check "docker port names TCP and UDP" sh -c "timeout 30 docker port echo | grep -qx '9000/tcp -> 127.0.0.1:$P' &&

@@ -36,6 +36,11 @@ main (void)
   free (g);
   free (d);
   ok (launch_cidr_hosts ("nonsense", &g, &d, &err) < 0, "bad cidr refused");
+  {
+    cleanup_free char *gw = launch_cidr_nth ("192.168.50.7/24", 2);
+    ok (gw && strcmp (gw, "192.168.50.2") == 0, "cidr: gateway is host 2 (%s)", gw ? gw : "NULL");
+    ok (launch_cidr_nth ("10.0.2.0/33", 2) == NULL, "cidr: bad prefix gives no host");
+  }
   rdind_error_release (&err);
 
   v = launch_json_get ("{\"return\": {\"id\": 7}}", "id");
