@@ -118,6 +118,12 @@ main (void)
   /* file errors */
   expect_err ("[tls]\nfoo = 1\n", noenv, ":2: unknown key 'foo' in [tls] (known keys: certdir,", "unknown key");
   expect_err ("[nope]\nx = 1\n", noenv, ":2: unknown section [nope]", "unknown section");
+  expect_err ("[launcher]\nnet = pasta\nport_driver = slirp4netns\n", noenv,
+              ":3: [launcher] port_driver = slirp4netns needs net = slirp4netns", "pasta with the slirp4netns port driver");
+  expect_err ("[launcher]\nnet = pasta\n", (char *[]){ "RDIND_LAUNCHER_PORT_DRIVER=slirp4netns", NULL },
+              "env RDIND_LAUNCHER_PORT_DRIVER: [launcher] port_driver", "pasta, and the slirp4netns driver from the environment");
+  expect_ok ("[launcher]\nnet = pasta\n", noenv, "net = pasta with the native driver");
+  expect_err ("[launcher]\nnet = vde\n", noenv, "is not one of: slirp4netns,pasta", "an unknown net lists the choices");
   expect_err ("[tls]\nlifetime = 1h\nlifetime = 2h\n", noenv, ":3: duplicate key 'lifetime' in [tls] (first set on line 2)", "duplicate key");
   expect_err ("[sidecar]\nlisten = 0.0.0.0:99999\n", noenv, ":2: bad value for [sidecar] listen", "bad port");
   expect_err ("[sidecar]\nlisten = 0.0.0.0:0\n", noenv, "bad port", "port 0");
