@@ -50,9 +50,9 @@ TESTS += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/docto
 TESTS += tests/e2e/doctor-container.sh
 # What the daemon (and so a job's container) can see of the sidecar's secrets.
 TESTS += tests/e2e/secrets.sh
-# Published ports through the native driver (ports-slirp4netns.sh runs the
-# same with the slirp4netns driver by hand; see the README).
-TESTS += tests/e2e/ports.sh tests/e2e/ports-pasta.sh
+# Published ports and the network, for each valid combination: native
+# driver with slirp4netns (ports.sh) and with pasta, the slirp4netns driver.
+TESTS += tests/e2e/ports.sh tests/e2e/ports-pasta.sh tests/e2e/ports-slirp4netns.sh
 endif
 EXTRA_DIST += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/doctor-fail.sh \
 	tests/e2e/doctor-container.sh tests/e2e/lib-outer.sh tests/e2e/secrets.sh \

@@ -4,6 +4,7 @@
 #   port-client.py echo HOST PORT          half-close: send, SHUT_WR, expect it back
 #   port-client.py bulk HOST PORT MIB      MIB MiB of random bytes there and back, sha256 compared
 #   port-client.py many HOST PORT N        N connections at once, 64 KiB echoed on each
+#   port-client.py seq HOST PORT N         N connections one after another, the same
 #   port-client.py udp HOST PORT           one datagram there and back
 #   port-client.py idle HOST PORT N FILE   hold N open connections; write FILE once they are up
 #   port-client.py cut HOST PORT           stream until the other side goes away; report how
@@ -90,6 +91,13 @@ if mode == "many":
     for t in ts:
         t.join()
     print("many: %d concurrent connections, %d failed, %.1f s" % (n, len(bad), time.time() - t0))
+    sys.exit(0 if not bad else 1)
+
+if mode == "seq":
+    n = int(sys.argv[4])
+    payload = os.urandom(65536)
+    bad = sum(1 for _ in range(n) if echo_once(payload) != payload)
+    print("seq: %d connections one after another, %d failed" % (n, bad))
     sys.exit(0 if not bad else 1)
 
 if mode == "udp":
