@@ -307,6 +307,22 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   xasprintf (&s, "--storage-driver=%s", driver);
   strv_append (&dargv, s);
   free (steal_pointer (&s));
+  /* The default bridge at the tap device's MTU: containers hand slirp4netns
+   * 64 KiB segments instead of 1500-byte ones, which is most of its cost
+   * (bench/bench-ports.sh: egress about 3x).  Not with pasta, whose 2023
+   * release loses throughput with large segments from a bridge.  An --mtu
+   * in dockerd_args wins. */
+  {
+    bool user_mtu = false;
+    for (char **a = conf->dockerd_args; a && *a; a++)
+      user_mtu |= strncmp (*a, "--mtu", 5) == 0;
+    if (!pasta && !user_mtu)
+      {
+        xasprintf (&s, "--mtu=%llu", (unsigned long long) conf->mtu);
+        strv_append (&dargv, s);
+        free (steal_pointer (&s));
+      }
+  }
   for (char **a = conf->dockerd_args; a && *a; a++)
     strv_append (&dargv, *a);
 

@@ -44,7 +44,7 @@ check "$NET: tap0 in dockerd's namespace has MTU 65520" sh -c \
 # (198.18.0.0/30, RFC 2544's benchmark range: nothing leaves the machine).
 # The gateway (10.0.2.2) is routed into that namespace too, where nothing
 # answers: a connection to it must not reach the host's loopback.
-EG=rdind-eg$$
+EG=rdeg$$
 ip netns add "$EG" || fail "ip netns add"
 on_exit "ip netns del $EG; ip link del $EG-h 2>/dev/null; ip route del 10.0.2.2/32 2>/dev/null"
 ip link add "$EG-h" type veth peer name "$EG-n" && ip link set "$EG-n" netns "$EG" &&
@@ -57,6 +57,10 @@ on_exit "kill $!"
 wait_for 10 ip netns exec "$EG" $PC echo 127.0.0.1 9100 || fail "listener in $EG"
 check "$NET: egress from an inner container reaches a listener outside" sh -c \
     "timeout -k 5 60 docker run --rm echoimg sh -c 'echo out | timeout 5 nc 198.18.0.2 9100' | grep -qx out"
+
+want=65520; [ "$NET" = pasta ] && want=1500
+mtu=$(timeout -k 5 60 docker run --rm echoimg cat /sys/class/net/eth0/mtu)
+check "$NET: an inner container's eth0 has MTU $want (got $mtu)" test "$mtu" = "$want"
 
 P=$(free_port); PU=$(free_port)
 timeout 60 docker run -d --name echo -p "127.0.0.1:$P:9000" -p "127.0.0.1:$PU:9001/udp" echoimg sh -c "$SERVE" >/dev/null ||
