@@ -1,6 +1,7 @@
 #!/bin/bash
-# bench-ports.sh [SECONDS]: published ports and egress, side by side in one
-# run.  Run as root from a build tree (RDIND / top_builddir as for the tests).
+# bench-ports.sh [SECONDS [ROUNDS]]: published ports and egress, side by
+# side in one run, each side measured ROUNDS times (default 3, interleaved)
+# and the median shown.  Run as root from a build tree (RDIND / top_builddir as for the tests).
 #
 # Published port (host client on 127.0.0.1 -> server in an inner container):
 #   rdind native driver, rdind native driver with pasta, rdind slirp4netns
@@ -17,6 +18,7 @@
 . "${top_srcdir:-$(dirname "$0")/..}/tests/e2e/lib.sh"
 
 SECS=${1:-4}
+ROUNDS=${2:-3}
 require_root
 require_cmd docker dockerd slirp4netns pasta rootlesskit iperf3 docker-proxy ip cc python3 busybox
 ROOTLESS_SH=$(command -v dockerd-rootless.sh || echo /usr/share/docker.io/contrib/dockerd-rootless.sh)
@@ -128,29 +130,48 @@ ceiling_side () {
     kill "$p1" "$p2"
 }
 
-rdind_side "rdind native" slirp4netns native "rdind slirp4netns"
-rdind_side "rdind native + pasta" pasta native "rdind pasta"
-rdind_side "rdind slirp4netns driver" slirp4netns slirp4netns ""
-rootlesskit_side
-ceiling_side
+for round in $(seq "$ROUNDS"); do
+    echo "# round $round of $ROUNDS"
+    rdind_side "rdind native" slirp4netns native "rdind slirp4netns"
+    rdind_side "rdind native + pasta" pasta native "rdind pasta"
+    rdind_side "rdind slirp4netns driver" slirp4netns slirp4netns ""
+    rootlesskit_side
+    ceiling_side
+    rm -rf "${U:?}"/*
+done
+# The median of the rounds, per side and column.
+for f in ports egress; do
+    python3 - "$T/$f.txt" >"$T/$f.med" <<'PY'
+import statistics, sys
+rows = {}
+for line in open(sys.argv[1]):
+    name, *vals = line.rstrip("\n").split("|")
+    vals = " ".join(vals).split()
+    rows.setdefault(name, []).append([float(v) for v in vals])
+for name, rs in rows.items():
+    med = [statistics.median(col) for col in zip(*rs)]
+    fmt = ["%.2f" % med[0]] + (["%.2f" % med[1], " ".join("%.0f" % v for v in med[2:])] if len(med) > 1 else [])
+    print("|".join([name] + fmt))
+PY
+done
 
 get () { awk -F'|' -v n="$1" -v f="$2" '$1 == n {print $f}' "$3"; }
 echo
-printf '%-26s %12s %12s %10s %10s %12s\n' "published port ($SECS s)" "up Gbit/s" "down Gbit/s" "p50 us" "p99 us" "conn/s"
+printf '%-26s %12s %12s %10s %10s %12s\n' "port ($SECS s, median of $ROUNDS)" "up Gbit/s" "down Gbit/s" "p50 us" "p99 us" "conn/s"
 while IFS='|' read -r name up down rr; do
     set -- $rr
     printf '%-26s %12s %12s %10s %10s %12s\n' "$name" "$up" "$down" "$1" "$2" "$3"
-done <"$T/ports.txt"
+done <"$T/ports.med"
 echo
-printf '%-26s %12s\n' "egress ($SECS s)" "Gbit/s"
-while IFS='|' read -r name up; do printf '%-26s %12s\n' "$name" "$up"; done <"$T/egress.txt"
+printf '%-26s %12s\n' "egress ($SECS s, median of $ROUNDS)" "Gbit/s"
+while IFS='|' read -r name up; do printf '%-26s %12s\n' "$name" "$up"; done <"$T/egress.med"
 echo
-ku=$(get "rootlesskit builtin" 2 "$T/ports.txt"); kd=$(get "rootlesskit builtin" 3 "$T/ports.txt")
-kl=$(get "rootlesskit builtin" 4 "$T/ports.txt" | cut -d' ' -f1)
-ru=$(get "rdind native" 2 "$T/ports.txt"); rd=$(get "rdind native" 3 "$T/ports.txt")
-rl=$(get "rdind native" 4 "$T/ports.txt" | cut -d' ' -f1)
-es=$(get "rdind slirp4netns" 2 "$T/egress.txt"); ep=$(get "rdind pasta" 2 "$T/egress.txt")
-ek=$(get "rootlesskit slirp4netns" 2 "$T/egress.txt")
+ku=$(get "rootlesskit builtin" 2 "$T/ports.med"); kd=$(get "rootlesskit builtin" 3 "$T/ports.med")
+kl=$(get "rootlesskit builtin" 4 "$T/ports.med" | cut -d' ' -f1)
+ru=$(get "rdind native" 2 "$T/ports.med"); rd=$(get "rdind native" 3 "$T/ports.med")
+rl=$(get "rdind native" 4 "$T/ports.med" | cut -d' ' -f1)
+es=$(get "rdind slirp4netns" 2 "$T/egress.med"); ep=$(get "rdind pasta" 2 "$T/egress.med")
+ek=$(get "rootlesskit slirp4netns" 2 "$T/egress.med")
 awk -v ru="$ru" -v ku="$ku" -v rd="$rd" -v kd="$kd" -v rl="$rl" -v kl="$kl" -v ep="$ep" -v es="$es" -v ek="$ek" 'BEGIN {
     printf "rdind native / rootlesskit builtin: upload %.2fx, download %.2fx (target >= 1.2x)\n", ru / ku, rd / kd;
     printf "rdind native / rootlesskit builtin: request p50 %.2fx (target <= 0.9x)\n", rl / kl;
