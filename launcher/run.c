@@ -327,10 +327,14 @@ main (int argc, char **argv)
   sigset_t mask, oldmask;
   pid_t child, slirp_pid = -1;
   int sfd, status = 1;
-  bool stopping = false, dockerd_gone = false;
+  bool stopping = false, dockerd_gone = false, net_lost = false;
   uint64_t deadline = 0;
 
   log_set_source ("launcher");
+  /* Whoever started us (the sidecar) dying, even by SIGKILL, stops dockerd
+   * as SIGTERM does: nothing of the account outlives its supervisor.  The
+   * signal is blocked below and read from the signalfd like any other. */
+  prctl (PR_SET_PDEATHSIG, SIGTERM);
   relay->log_fd = -1;
   if (launch_run_parse (&run, argc, argv, &err) < 0)
     return rdind_error_report (&err, 2);
@@ -518,6 +522,7 @@ main (int argc, char **argv)
                       else if (w == slirp_pid)
                         {
                           slirp_pid = -1;
+                          net_lost = true;
                           if (!stopping)
                             {
                               log_error (pasta ? "pasta exited; stopping dockerd"
@@ -560,6 +565,10 @@ main (int argc, char **argv)
     }
   else
     log_info ("dockerd stopped", "status=%d", status);
+  /* dockerd stopped cleanly, but because its network went away: that is a
+   * failure for whoever supervises us (the sidecar restarts on failure). */
+  if (net_lost && status == 0)
+    status = 1;
   goto out;
 
 child_died:
