@@ -145,4 +145,15 @@ if [ "$DRIVER" = native ]; then
     kill "$IDLE"
 fi
 timeout 60 docker rm -f echo echo-eg rnd pub v6 >/dev/null 2>&1
+
+# The network helper killed: the launcher stops dockerd and fails, the
+# sidecar restarts it, and the way out works again.
+t0=$(date +%s%N)
+pkill -KILL -u "$E2E_USER" -x "$([ "$NET" = pasta ] && echo passt.avx2 || echo slirp4netns)" ||
+    pkill -KILL -u "$E2E_USER" -x "$NET" || fail "no $NET process to kill"
+wait_for 20 sh -c "! timeout 5 docker version >/dev/null 2>&1"
+check "kill -9 $NET: served again" wait_for 90 timeout 10 docker version
+echo "# figure: kill -9 $NET: served again after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+check "kill -9 $NET: egress works again" sh -c \
+    "timeout -k 5 60 docker run --rm echoimg sh -c 'echo out | timeout 5 nc 198.18.0.2 9100' | grep -qx out"
 stop_sidecar
