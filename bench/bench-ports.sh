@@ -43,12 +43,7 @@ cc -O2 -o "$T/echo-host" "$top_srcdir/tests/e2e/echo-server.c" || fail "build ec
 
 # Our namespace for egress (and the ceiling's server).
 NS=rdb$$
-ip netns add "$NS" || fail "ip netns add"
-on_exit "ip netns del $NS; ip link del $NS-h 2>/dev/null"
-ip link add "$NS-h" type veth peer name "$NS-n" && ip link set "$NS-n" netns "$NS" &&
-    ip addr add 198.18.0.1/30 dev "$NS-h" && ip link set "$NS-h" up &&
-    ip netns exec "$NS" ip addr add 198.18.0.2/30 dev "$NS-n" && ip netns exec "$NS" ip link set "$NS-n" up &&
-    ip netns exec "$NS" ip link set lo up || fail "veth into $NS"
+outside_ns "$NS"
 ip netns exec "$NS" iperf3 -s -D -B 198.18.0.2 -p 5201 || fail "iperf3 server in $NS"
 ip netns exec "$NS" "$T/echo-host" tcp 9000 &
 on_exit "kill $!; pkill -f 'iperf3 -s -D -B 198.18.0.2'"

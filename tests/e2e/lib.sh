@@ -157,6 +157,19 @@ start_sidecar () {
     wait_for 90 grep -q 'msg=listening' "$LOG" || fail "sidecar did not start listening"
 }
 
+# outside_ns NAME : a network namespace NAME of the test's own, behind a veth
+# pair NAME-h (198.18.0.1/30, on the host) / NAME-n (198.18.0.2/30, inside),
+# RFC 2544's benchmark range, so traffic to it never leaves the machine.
+# Removed at exit.  NAME must leave room for "-h" in 15 characters.
+outside_ns () {
+    ip netns add "$1" || fail "ip netns add $1"
+    on_exit "ip netns del $1; ip link del $1-h 2>/dev/null"
+    ip link add "$1-h" type veth peer name "$1-n" && ip link set "$1-n" netns "$1" &&
+        ip addr add 198.18.0.1/30 dev "$1-h" && ip link set "$1-h" up &&
+        ip netns exec "$1" ip addr add 198.18.0.2/30 dev "$1-n" && ip netns exec "$1" ip link set "$1-n" up &&
+        ip netns exec "$1" ip link set lo up || fail "veth into $1"
+}
+
 # import_busybox NAME : a busybox image NAME in the daemon behind $DOCKER_HOST.
 import_busybox () {
     [ -s "$T/busybox.tar" ] || make_busybox_tar "$T/busybox.tar"

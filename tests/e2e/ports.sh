@@ -45,12 +45,9 @@ check "$NET: tap0 in dockerd's namespace has MTU 65520" sh -c \
 # The gateway (10.0.2.2) is routed into that namespace too, where nothing
 # answers: a connection to it must not reach the host's loopback.
 EG=rdeg$$
-ip netns add "$EG" || fail "ip netns add"
-on_exit "ip netns del $EG; ip link del $EG-h 2>/dev/null; ip route del 10.0.2.2/32 2>/dev/null"
-ip link add "$EG-h" type veth peer name "$EG-n" && ip link set "$EG-n" netns "$EG" &&
-    ip addr add 198.18.0.1/30 dev "$EG-h" && ip link set "$EG-h" up &&
-    ip netns exec "$EG" ip addr add 198.18.0.2/30 dev "$EG-n" && ip netns exec "$EG" ip link set "$EG-n" up &&
-    ip netns exec "$EG" ip link set lo up && ip route add 10.0.2.2/32 dev "$EG-h" || fail "veth into $EG"
+outside_ns "$EG"
+on_exit "ip route del 10.0.2.2/32 2>/dev/null"
+ip route add 10.0.2.2/32 dev "$EG-h" || fail "route 10.0.2.2 into $EG"
 cc -O2 -o "$T/echo-host" "$top_srcdir/tests/e2e/echo-server.c" || fail "build echo-server"
 ip netns exec "$EG" "$T/echo-host" tcp 9100 &
 on_exit "kill $!"
