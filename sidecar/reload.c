@@ -6,6 +6,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -29,6 +30,31 @@ sidecar_ensure_certs (const struct rdind_conf *conf, time_t *next_due, rdind_err
   kit_opts_from_conf (conf, &o);
   o.now = time (NULL);
   return kit_ensure (&o, next_due, err);
+}
+
+/* A renewal that failed only for lack of space (ENOSPC, EDQUOT) need not
+ * stop a start when what is on disk still passes every check (chain, names,
+ * key match, expiry, permissions): the timer retries.  Any other failure,
+ * a guard of the certdir above all, stays fatal. */
+bool
+sidecar_renewal_can_wait (const struct rdind_conf *conf, const struct rdind_error_s *why)
+{
+  struct kit_opts o;
+  rdind_error_t err = NULL;
+  FILE *null;
+  int problems;
+
+  if (why == NULL || (why->status != ENOSPC && why->status != EDQUOT))
+    return false;
+  null = fopen ("/dev/null", "we");
+  if (null == NULL)
+    return false;
+  kit_opts_from_conf (conf, &o);
+  o.now = time (NULL);
+  problems = kit_verify (&o, null, &err);
+  fclose (null);
+  rdind_error_release (&err);
+  return problems == 0;
 }
 
 void

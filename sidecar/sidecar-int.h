@@ -103,6 +103,7 @@ void supervise_on_reap_timer (uv_timer_t *t);
 
 /* reload.c */
 int sidecar_ensure_certs (const struct rdind_conf *conf, time_t *next_due, rdind_error_t *err);
+bool sidecar_renewal_can_wait (const struct rdind_conf *conf, const struct rdind_error_s *why);
 void sidecar_arm_cert_timer (time_t next_due);
 void sidecar_on_name_timer (uv_timer_t *t);
 void sidecar_reload (void);

@@ -69,7 +69,14 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
   /* Certificates exist before anything listens or starts. */
   time_t next_due = time (NULL) + 3600;
   if (sidecar_ensure_certs (conf, &next_due, &err) < 0)
-    return rdind_error_report (&err, 1);
+    {
+      if (!sidecar_renewal_can_wait (conf, err))
+        return rdind_error_report (&err, 1);
+      log_error ("certificate renewal failed, serving with the current ones until it succeeds",
+                 "error=%s retry_s=60", log_quote (0, err->msg));
+      rdind_error_release (&err);
+      next_due = time (NULL) + 60;
+    }
   if (tls_ctx_reload (&S.ctx, conf->certdir, &err) < 0)
     return rdind_error_report (&err, 1);
   S.sock_path = launch_docker_sock_path (conf);

@@ -76,3 +76,22 @@ check "certdir freed: the retry renews the server certificate" wait_for 90 renew
 figure "certdir full at rotation: renewal failed $(grep -c 'certificate renewal failed' "$LOG") time(s), renewed $(( $(now_ms) - t0 )) ms after space came back"
 check "certdir freed: served with the renewed certificates" wait_for 20 timeout 10 docker version
 stop_sidecar
+kill_user_procs
+
+# --- certdir full at start, with a renewal due ------------------------------
+# What is on disk still passes every check: the sidecar starts with it and
+# retries the renewal, instead of refusing to start.
+rm -rf "$CERTS"
+as_user "$ROTKIT" -q init --certdir "$CERTS" --peer client --now $(( $(date +%s) - 17*3600 )) ||
+    fail "rotkit init"
+fill "$T/cf"
+sums "$CERTS" >"$T/before.sha"
+PORT=$(free_port)
+U=$T/u3; LOG=$T/sidecar3.log
+start_sidecar
+check "certdir full at start: served with the current certificates" timeout 30 docker version
+check "certdir full at start: the failed renewal is logged with its retry" \
+    grep -q 'certificate renewal failed, serving with the current ones until it succeeds' "$LOG"
+check "certdir full at start: every file as it was" same
+stop_sidecar
+rm -f "$T/cf/filler"
