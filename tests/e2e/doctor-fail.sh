@@ -96,3 +96,17 @@ grep -q '^OK   idmap .*newuidmap/newgidmap are not used' "$T/tun-prep.out" || fa
 ! grep -qE '^(FAIL|WARN) (subuid|subgid|newuidmap|newgidmap)' "$T/tun-prep.out" || fail "prepared userns: report still checks subordinate ids / newuidmap"
 pass "prepared user namespace: the report skips subordinate ids and newuidmap"
 chmod 666 /dev/net/tun
+
+# launcher.net = pasta: the doctor checks pasta instead of slirp4netns, and
+# a missing pasta is a FAIL with the package to install, from doctor and
+# from launch alike.
+rc=0; RDIND_TEST_ENV="$RDIND_TEST_ENV RDIND_LAUNCHER_NET=pasta" as_user "$RDIND" doctor >"$T/pasta.out" 2>&1 || rc=$?
+check "net = pasta: doctor checks pasta (exit $rc)" sh -c "[ $rc = 0 ] && grep -q '^OK   pasta' '$T/pasta.out' && ! grep -q 'slirp4netns' '$T/pasta.out'"
+rc=0; RDIND_TEST_ENV="$RDIND_TEST_ENV RDIND_LAUNCHER_NET=pasta RDIND_LAUNCHER_PASTA=/nonexistent/pasta" \
+    as_user "$RDIND" doctor >"$T/nopasta.out" 2>&1 || rc=$?
+check "net = pasta, no pasta: doctor FAILs with the fix (exit $rc)" sh -c \
+    "[ $rc = 1 ] && grep -q '^FAIL pasta .*/nonexistent/pasta not found' '$T/nopasta.out' && grep -q 'fix: apt-get install passt' '$T/nopasta.out'"
+rc=0; RDIND_TEST_ENV="$RDIND_TEST_ENV RDIND_LAUNCHER_NET=pasta RDIND_LAUNCHER_PASTA=/nonexistent/pasta" \
+    as_user "$RDIND" launch >"$T/nopasta-launch.out" 2>&1 || rc=$?
+check "net = pasta, no pasta: launch refuses, naming the package (exit $rc)" sh -c \
+    "[ $rc != 0 ] && grep -q 'install passt' '$T/nopasta-launch.out'"
