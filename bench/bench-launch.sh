@@ -41,7 +41,6 @@ sum_kib () { # $1 = field of /proc/PID/$2 (VmRSS of status, Pss of smaps_rollup)
     echo "$total"
 }
 own_names () { own_pids | cut -d: -f2 | sort | uniq -c | awk '{printf "%s%s", (NR>1 ? "+" : ""), ($1>1 ? $1"x" : "") $2}'; }
-now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 median () { sort -n | awk '{a[NR]=$1} END {print (NR%2) ? a[(NR+1)/2] : int((a[NR/2]+a[NR/2+1])/2)}'; }
 
 run_rdind () { # $1 = run index; prints "ready_ms rss_kib pss_kib names"

@@ -98,11 +98,8 @@ rdind_side () {
 rootlesskit_side () {
     local st=$U/rk
     mkdir -p "$st/run" && chown -R "$E2E_USER": "$st" && chmod 700 "$st/run"
-    setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
-        env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$E2E_HOME" USER="$E2E_USER" \
-        XDG_RUNTIME_DIR="$st/run" DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin \
-        DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns \
-        "$ROOTLESS_SH" --data-root="$st/data" --storage-driver=overlay2 >"$st/log" 2>&1 &
+    RDIND_TEST_ENV="XDG_RUNTIME_DIR=$st/run DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns" \
+        as_user "$ROOTLESS_SH" --data-root="$st/data" --storage-driver=overlay2 >"$st/log" 2>&1 &
     export DOCKER_HOST=unix://$st/run/docker.sock
     wait_for 60 docker version >/dev/null 2>&1 || fail "rootlesskit: not ready (see $st/log)"
     serve rootlesskit

@@ -198,7 +198,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
 {
   rdind_error_t err = NULL;
   struct launch_ids ids = { 0 };
-  cleanup_free char *dockerd = NULL, *slirp = NULL, *proxy = NULL, *helper = NULL;
+  cleanup_free char *dockerd = NULL, *net_exe = NULL, *proxy = NULL, *helper = NULL;
   cleanup_free char *driver = NULL, *why = NULL;
   cleanup_free char *rkdir = NULL, *docker_sock = NULL;
   cleanup_free char *exec_root = NULL, *pidfile = NULL, *s = NULL;
@@ -239,19 +239,19 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   dockerd = launch_find_exe (conf->dockerd);
   bool pasta = strcmp (conf->net, "pasta") == 0;
   const char *net_name = pasta ? conf->pasta : conf->slirp4netns;
-  slirp = launch_find_exe (net_name);
+  net_exe = launch_find_exe (net_name);
   proxy = find_proxy ();
   helper = find_helper ();
-  if (dockerd == NULL || slirp == NULL || proxy == NULL || helper == NULL)
+  if (dockerd == NULL || net_exe == NULL || proxy == NULL || helper == NULL)
     {
       rdind_make_error (&err, 0, "%s not found: %s",
                         dockerd == NULL  ? conf->dockerd
-                        : slirp == NULL  ? net_name
+                        : net_exe == NULL  ? net_name
                         : proxy == NULL  ? "rdind-docker-proxy"
                                          : "rdind-launch",
                         dockerd == NULL  ? "install docker.io (or set launcher.dockerd)"
-                        : slirp == NULL && pasta ? "install passt (or set launcher.pasta)"
-                        : slirp == NULL  ? "install slirp4netns (or set launcher.slirp4netns)"
+                        : net_exe == NULL && pasta ? "install passt (or set launcher.pasta)"
+                        : net_exe == NULL  ? "install slirp4netns (or set launcher.slirp4netns)"
                         : proxy == NULL  ? "install it beside rdind"
                                          : "reinstall rdind (`make install` puts it in "
                                            PKGLIBEXECDIR ")");
@@ -361,7 +361,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
     setenv_strv (&denv, "RDIND_REAL_DOCKER_PROXY", getenv ("RDIND_REAL_DOCKER_PROXY"));
 
   if (!pasta)
-    slirp_hardening (slirp, slirp_args);
+    slirp_hardening (net_exe, slirp_args);
 
   /* Everything is resolved: the part that stays resident while dockerd runs
    * (the parent and init) is rdind-launch, a small static program without
@@ -373,8 +373,8 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       .rootlesskit_dir = rkdir,
       .docker_sock = docker_sock,
       .net = conf->net,
-      .slirp4netns = pasta ? NULL : slirp,
-      .pasta = pasta ? slirp : NULL,
+      .slirp4netns = pasta ? NULL : net_exe,
+      .pasta = pasta ? net_exe : NULL,
       .slirp_args = slirp_args,
       .cidr = conf->cidr,
       .mtu = conf->mtu,

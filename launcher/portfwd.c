@@ -109,14 +109,6 @@ struct launch_fwd
   char udp_buf[65536];
 };
 
-static uint64_t
-mono_ms (void)
-{
-  struct timespec ts;
-  clock_gettime (CLOCK_MONOTONIC, &ts);
-  return (uint64_t) ts.tv_sec * 1000 + (uint64_t) ts.tv_nsec / 1000000;
-}
-
 /* --- portd: the helper inside the namespace ------------------------------ */
 
 void
@@ -451,7 +443,7 @@ udp_from_host (struct launch_fwd *f, struct listener *l)
           struct epoll_event e = { .events = EPOLLIN, .data.ptr = &u->ref };
           epoll_ctl (f->epfd, EPOLL_CTL_ADD, s, &e);
         }
-      u->last = mono_ms ();
+      u->last = now_ms ();
       send (u->fd, f->udp_buf, (size_t) n, MSG_DONTWAIT);
     }
 }
@@ -464,7 +456,7 @@ udp_from_ns (struct launch_fwd *f, struct udp_flow *u)
       ssize_t n = recv (u->fd, f->udp_buf, sizeof f->udp_buf, MSG_DONTWAIT);
       if (n < 0)
         return;
-      u->last = mono_ms ();
+      u->last = now_ms ();
       sendto (u->l->fd, f->udp_buf, (size_t) n, MSG_DONTWAIT, (struct sockaddr *) &u->peer, u->peer_len);
     }
 }
@@ -564,7 +556,7 @@ launch_fwd_dispatch (struct launch_fwd *f)
 {
   struct epoll_event ev[64];
   int n = epoll_wait (f->epfd, ev, 64, 0);
-  uint64_t now = mono_ms ();
+  uint64_t now = now_ms ();
 
   for (int i = 0; i < n; i++)
     {

@@ -325,7 +325,7 @@ main (int argc, char **argv)
   bool native, pasta;
   cleanup_free struct outbuf *relay = xmalloc0 (sizeof *relay);
   sigset_t mask, oldmask;
-  pid_t child, slirp_pid = -1;
+  pid_t child, net_pid = -1;
   int sfd, status = 1;
   bool stopping = false, dockerd_gone = false, net_lost = false;
   uint64_t deadline = 0;
@@ -442,22 +442,22 @@ main (int argc, char **argv)
   if (write (sync[1], "g", 1) != 1)
     goto child_died;
 
-  slirp_pid = pasta ? start_pasta (&run, child, &oldmask, &err)
+  net_pid = pasta ? start_pasta (&run, child, &oldmask, &err)
                     : start_slirp (&run, child, slirp_sock, ready, exitp[0], &oldmask, &err);
   close (ready[1]);
   close (ready[0]);
   close (exitp[0]);
-  if (slirp_pid < 0)
+  if (net_pid < 0)
     {
       kill (child, SIGKILL);
       waitpid (child, NULL, 0);
       launch_api_close (&api);
       return rdind_error_report (&err, 1);
     }
-  api.slirp_pid = pasta ? -1 : slirp_pid;
+  api.slirp_pid = pasta ? -1 : net_pid;
   api.net = pasta ? "pasta" : NULL;
   log_info (pasta ? "pasta ready" : "slirp4netns ready", "pid=%d cidr=%s mtu=%llu",
-            (int) slirp_pid, run.cidr, (unsigned long long) run.mtu);
+            (int) net_pid, run.cidr, (unsigned long long) run.mtu);
   if (write (sync[1], "n", 1) != 1)
     goto child_died;
   close (sync[1]);
@@ -519,9 +519,9 @@ main (int argc, char **argv)
                           status = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
                           dockerd_gone = true;
                         }
-                      else if (w == slirp_pid)
+                      else if (w == net_pid)
                         {
-                          slirp_pid = -1;
+                          net_pid = -1;
                           net_lost = true;
                           if (!stopping)
                             {
@@ -578,17 +578,17 @@ child_died:
 out:
   /* Closing the exit fd is slirp4netns's signal to leave; pasta has none. */
   close (exitp[1]);
-  if (slirp_pid > 0)
+  if (net_pid > 0)
     {
       if (pasta)
-        kill (slirp_pid, SIGTERM);
+        kill (net_pid, SIGTERM);
       uint64_t end = now_ms () + 3000;
-      while (waitpid (slirp_pid, NULL, WNOHANG) == 0)
+      while (waitpid (net_pid, NULL, WNOHANG) == 0)
         {
           if (now_ms () > end)
             {
-              kill (slirp_pid, SIGKILL);
-              waitpid (slirp_pid, NULL, 0);
+              kill (net_pid, SIGKILL);
+              waitpid (net_pid, NULL, 0);
               break;
             }
           usleep (20000);

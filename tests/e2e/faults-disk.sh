@@ -13,8 +13,6 @@ require_cmd docker dockerd slirp4netns newuidmap curl timeout mount umount
 ensure_test_user
 fix_tun
 [ -x "$RDIND" ] || fail "rdind not built at $RDIND"
-now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
-figure () { echo "# figure: $*"; }
 # fill DIR: a file as the test user that takes every free block of DIR's fs.
 fill () { as_user dd if=/dev/zero of="$1/filler" bs=4k 2>/dev/null; true; }
 port_closed () { ! bash -c "exec 3<>/dev/tcp/127.0.0.1/$PORT" 2>/dev/null; }

@@ -20,8 +20,6 @@ fix_tun
 [ -x "$RDIND" ] || fail "rdind not built at $RDIND"
 ulimit -n 65536
 FLOOD="python3 $top_srcdir/tests/e2e/flood.py"
-now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
-figure () { echo "# figure: $*"; }
 
 start_sidecar
 import_busybox bb

@@ -157,6 +157,11 @@ start_sidecar () {
     wait_for 90 grep -q 'msg=listening' "$LOG" || fail "sidecar did not start listening"
 }
 
+# now_ms : milliseconds since the epoch.  figure TEXT : a measurement the
+# test prints for the README (a TAP comment).
+now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
+figure () { echo "# figure: $*"; }
+
 # outside_ns NAME : a network namespace NAME of the test's own, behind a veth
 # pair NAME-h (198.18.0.1/30, on the host) / NAME-n (198.18.0.2/30, inside),
 # RFC 2544's benchmark range, so traffic to it never leaves the machine.

@@ -109,7 +109,7 @@ if [ "$DRIVER" = slirp4netns ]; then
     # slirp4netns listens with a backlog of 1: a burst of connections
     # loses some (README).  One after another, none may fail.
     check "100 connections one after another each get their 64 KiB back" $PC seq 127.0.0.1 "$P" 100
-    echo "# figure: $($PC many 127.0.0.1 "$P" 100)"
+    figure "$($PC many 127.0.0.1 "$P" 100)"
 else
     check "100 concurrent connections each get their 64 KiB back" $PC many 127.0.0.1 "$P" 100
 fi
@@ -145,12 +145,12 @@ timeout 60 docker rm -f echo echo-eg rnd pub v6 >/dev/null 2>&1
 
 # The network helper killed: the launcher stops dockerd and fails, the
 # sidecar restarts it, and the way out works again.
-t0=$(date +%s%N)
+t0=$(now_ms)
 pkill -KILL -u "$E2E_USER" -x "$([ "$NET" = pasta ] && echo passt.avx2 || echo slirp4netns)" ||
     pkill -KILL -u "$E2E_USER" -x "$NET" || fail "no $NET process to kill"
 wait_for 20 sh -c "! timeout 5 docker version >/dev/null 2>&1"
 check "kill -9 $NET: served again" wait_for 90 timeout 10 docker version
-echo "# figure: kill -9 $NET: served again after $(( ($(date +%s%N) - t0) / 1000000 )) ms"
+figure "kill -9 $NET: served again after $(( $(now_ms) - t0 )) ms"
 check "kill -9 $NET: egress works again" sh -c \
     "timeout -k 5 60 docker run --rm echoimg sh -c 'echo out | timeout 5 nc 198.18.0.2 9100' | grep -qx out"
 stop_sidecar
