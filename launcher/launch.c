@@ -323,6 +323,36 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
         free (steal_pointer (&s));
       }
   }
+  /* With the API policy denying host namespaces to any peer, BuildKit
+   * must refuse the network.host entitlement (`docker buildx build
+   * --network host` asks for it over /grpc, where the endpoint cannot read
+   * it) and security.insecure: dockerd's builder is told so in a config
+   * file of rdind's.  A --config-file in dockerd_args is the user's to
+   * keep: then the log says what it must hold. */
+  {
+    bool deny_host = conf_yes (conf->policy.enabled) && !conf_yes (conf->policy.allow_host_namespaces);
+    bool user_cfg = false;
+    for (size_t i = 0; conf_yes (conf->policy.enabled) && i < conf->n_peer_policies; i++)
+      deny_host |= !conf_yes (conf->peer_policies[i].policy.allow_host_namespaces);
+    for (char **a = conf->dockerd_args; a && *a; a++)
+      user_cfg |= strncmp (*a, "--config-file", 13) == 0;
+    if (deny_host && user_cfg)
+      log_warn ("dockerd_args has --config-file: it must hold builder.Entitlements.network-host = false, or "
+                "BuildKit builds may use the daemon's network namespace",
+                "%s", "");
+    else if (deny_host)
+      {
+        static const char json[] = "{\"builder\": {\"Entitlements\": {\"network-host\": false, "
+                                    "\"security-insecure\": false}}}\n";
+        cleanup_free char *cfg = NULL;
+        xasprintf (&cfg, "%s/daemon.json", conf->state_dir);
+        if (write_file_atomic (cfg, json, sizeof json - 1, 0600, &err) < 0)
+          return rdind_error_report (&err, 1);
+        xasprintf (&s, "--config-file=%s", cfg);
+        strv_append (&dargv, s);
+        free (steal_pointer (&s));
+      }
+  }
   for (char **a = conf->dockerd_args; a && *a; a++)
     strv_append (&dargv, *a);
 

@@ -16,6 +16,7 @@
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 
+#include <http_parser.h>
 #include <uv.h>
 
 #include "conf.h"
@@ -50,6 +51,8 @@ struct conn
   int handles;
   struct gate *gate; /* [policy] enabled: the requests are checked */
   struct gate_out gout;
+  bool gate_paused, up_gate_paused; /* the gate waits: that side stays unread */
+  struct lookup *lk[2];             /* the gate's effect checks asking dockerd */
 };
 
 struct wreq
@@ -61,6 +64,7 @@ struct wreq
 
 static void conn_close (struct conn *c);
 static void pump_client (struct conn *c);
+static void lookup_detach (struct lookup *l);
 static void on_client_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 static void on_up_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf);
 
@@ -132,6 +136,9 @@ conn_close (struct conn *c)
   else
     S.conns = c->next;
   S.n_conns--;
+  for (int i = 0; i < 2; i++)
+    if (c->lk[i])
+      lookup_detach (c->lk[i]), c->lk[i] = NULL;
   uv_close ((uv_handle_t *)&c->client, conn_handle_closed);
   uv_close ((uv_handle_t *)&c->hs_timer, conn_handle_closed);
   if (c->up_init)
@@ -172,7 +179,7 @@ client_written (uv_write_t *req, int status)
   if (c->up_paused && uv_stream_get_write_queue_size ((uv_stream_t *)&c->client) < HIGH_WATER / 2)
     {
       c->up_paused = false;
-      if (c->up_connected && !c->up_eof)
+      if (c->up_connected && !c->up_eof && !c->up_gate_paused)
         uv_read_start ((uv_stream_t *)&c->up, up_alloc_cb, on_up_read);
     }
   maybe_finish (c);
@@ -217,7 +224,7 @@ up_written (uv_write_t *req, int status)
     {
       c->client_paused = false;
       pump_client (c);
-      if (!c->client_eof && !c->closing && !c->client_paused)
+      if (!c->client_eof && !c->closing && !c->client_paused && !c->gate_paused)
         uv_read_start ((uv_stream_t *)&c->client, sidecar_alloc_cb, on_client_read);
     }
 }
@@ -321,15 +328,51 @@ end_after_refusal (struct conn *c)
   maybe_finish (c);
 }
 
-/* What the gate handed back after a call: bytes for dockerd, a refusal for
- * the client, maybe the end. */
+static void lookup_start (struct conn *c, int slot, const char *method, const char *path);
+
+/* What the gate handed back after a call: bytes for dockerd and for the
+ * client, requests for its effect checks, maybe the end; then each side is
+ * read only while the gate wants it.  RESUME: the client may be pumped
+ * again from here (not from inside pump_client). */
 static int
-gate_flush (struct conn *c)
+gate_after (struct conn *c, bool resume)
 {
+  struct gate *g = c->gate;
   if (to_dockerd (c, c->gout.up, c->gout.up_len) < 0 || to_client (c, c->gout.down, c->gout.down_len) < 0)
     return -1;
+  for (int i = 0; i < 2; i++)
+    if (c->gout.lookup[i])
+      lookup_start (c, i, c->gout.lookup_method[i], c->gout.lookup[i]);
   if (c->gout.close)
-    end_after_refusal (c);
+    {
+      end_after_refusal (c);
+      return 0;
+    }
+  if (c->closing)
+    return 0;
+  bool tunnel = gate_tunnel (g);
+  if (c->up_connected && !c->up_eof)
+    {
+      bool want = tunnel || gate_wants_dockerd (g);
+      if (!want && !c->up_gate_paused)
+        {
+          c->up_gate_paused = true;
+          uv_read_stop ((uv_stream_t *) &c->up);
+        }
+      else if (want && c->up_gate_paused)
+        {
+          c->up_gate_paused = false;
+          if (!c->up_paused)
+            uv_read_start ((uv_stream_t *) &c->up, up_alloc_cb, on_up_read);
+        }
+    }
+  if (resume && c->gate_paused && (tunnel || gate_wants_client (g)))
+    {
+      c->gate_paused = false;
+      pump_client (c);
+      if (!c->closing && !c->client_eof && !c->client_paused && !c->gate_paused)
+        uv_read_start ((uv_stream_t *) &c->client, sidecar_alloc_cb, on_client_read);
+    }
   return 0;
 }
 
@@ -341,7 +384,202 @@ client_plain (struct conn *c, const char *buf, size_t n)
     return to_dockerd (c, buf, n);
   gate_out_reset (&c->gout);
   gate_from_client (c->gate, buf, n, &c->gout);
-  return gate_flush (c);
+  return gate_after (c, false);
+}
+
+/* --- the effect checks' own requests to dockerd ----------------------------
+ * One short connection per request ("Connection: close"): the answer is
+ * read to the end, its body taken out with http-parser, and handed to the
+ * gate.  A lookup outlives a closed connection only until its handles
+ * close (lookup_detach). */
+#define LOOKUP_MAX (8u << 20)
+#define LOOKUP_TIMEOUT_MS 30000
+
+struct lookup
+{
+  struct conn *c;
+  int slot, handles;
+  uv_pipe_t pipe;
+  uv_timer_t timer;
+  uv_connect_t connect_req;
+  uv_write_t write_req;
+  char *req;
+  char *buf;
+  size_t len;
+  bool done;
+};
+
+static void
+lookup_closed (uv_handle_t *h)
+{
+  struct lookup *l = h->data;
+  if (--l->handles > 0)
+    return;
+  free (l->req);
+  free (l->buf);
+  free (l);
+}
+
+static void
+lookup_close (struct lookup *l)
+{
+  if (l->done)
+    return;
+  l->done = true;
+  uv_close ((uv_handle_t *) &l->pipe, lookup_closed);
+  uv_close ((uv_handle_t *) &l->timer, lookup_closed);
+}
+
+static void
+lookup_detach (struct lookup *l)
+{
+  l->c = NULL;
+  lookup_close (l);
+}
+
+struct lookup_parse
+{
+  int status;
+  char *body;
+  size_t len;
+  bool complete;
+};
+
+static int
+lookup_on_body (http_parser *hp, const char *at, size_t n)
+{
+  struct lookup_parse *p = hp->data;
+  p->body = xrealloc (p->body, p->len + n + 1);
+  memcpy (p->body + p->len, at, n);
+  p->len += n;
+  return 0;
+}
+
+static int
+lookup_on_complete (http_parser *hp)
+{
+  struct lookup_parse *p = hp->data;
+  p->status = hp->status_code;
+  p->complete = true;
+  return 0;
+}
+
+/* The lookup is over (STATUS 0: no usable answer): tell the gate. */
+static void
+lookup_finish (struct lookup *l, bool ok)
+{
+  struct conn *c = l->c;
+  struct lookup_parse p = { 0 };
+  int slot = l->slot;
+
+  if (c == NULL)
+    return;
+  if (ok)
+    {
+      static const http_parser_settings s = { .on_body = lookup_on_body, .on_message_complete = lookup_on_complete };
+      http_parser hp;
+      http_parser_init (&hp, HTTP_RESPONSE);
+      hp.data = &p;
+      http_parser_execute (&hp, &s, l->buf, l->len);
+      http_parser_execute (&hp, &s, NULL, 0);
+      if (!p.complete)
+        p.status = 0;
+    }
+  c->lk[slot] = NULL;
+  lookup_detach (l);
+  if (c->closing || c->gate == NULL)
+    {
+      free (p.body);
+      return;
+    }
+  if (p.status == 0)
+    log_warn ("policy: dockerd did not answer an inspection", "addr=%s", c->addr);
+  gate_out_reset (&c->gout);
+  gate_lookup_done (c->gate, slot, p.status, p.body, p.len, &c->gout);
+  free (p.body);
+  if (gate_after (c, true) < 0)
+    conn_close (c);
+}
+
+static void
+lookup_alloc (uv_handle_t *h UNUSED, size_t hint UNUSED, uv_buf_t *buf)
+{
+  buf->base = malloc (READ_CHUNK);
+  buf->len = buf->base ? READ_CHUNK : 0;
+}
+
+static void
+lookup_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
+{
+  struct lookup *l = s->data;
+  if (n > 0 && !l->done)
+    {
+      if (l->len + (size_t) n > LOOKUP_MAX)
+        lookup_finish (l, false);
+      else
+        {
+          l->buf = xrealloc (l->buf, l->len + (size_t) n);
+          memcpy (l->buf + l->len, buf->base, (size_t) n);
+          l->len += (size_t) n;
+        }
+    }
+  else if (n < 0 && !l->done)
+    lookup_finish (l, true);
+  free (buf->base);
+}
+
+static void
+lookup_written (uv_write_t *req, int status)
+{
+  struct lookup *l = req->data;
+  if (status < 0 && !l->done)
+    lookup_finish (l, false);
+}
+
+static void
+lookup_connected (uv_connect_t *req, int status)
+{
+  struct lookup *l = req->data;
+  if (l->done)
+    return;
+  if (status < 0)
+    {
+      lookup_finish (l, false);
+      return;
+    }
+  uv_buf_t b = uv_buf_init (l->req, strlen (l->req));
+  l->write_req.data = l;
+  if (uv_write (&l->write_req, (uv_stream_t *) &l->pipe, &b, 1, lookup_written) < 0
+      || uv_read_start ((uv_stream_t *) &l->pipe, lookup_alloc, lookup_read) < 0)
+    lookup_finish (l, false);
+}
+
+static void
+lookup_timeout (uv_timer_t *t)
+{
+  struct lookup *l = t->data;
+  if (!l->done)
+    lookup_finish (l, false);
+}
+
+static void
+lookup_start (struct conn *c, int slot, const char *method, const char *path)
+{
+  struct lookup *l = xmalloc0 (sizeof *l);
+  if (c->lk[slot])
+    lookup_detach (c->lk[slot]);
+  c->lk[slot] = l;
+  l->c = c;
+  l->slot = slot;
+  xasprintf (&l->req, "%s %s HTTP/1.1\r\nHost: docker\r\nUser-Agent: rdind-policy\r\nConnection: close\r\n\r\n",
+             method, path);
+  uv_pipe_init (S.loop, &l->pipe, 0);
+  uv_timer_init (S.loop, &l->timer);
+  l->pipe.data = l->timer.data = l;
+  l->handles = 2;
+  l->connect_req.data = l;
+  uv_timer_start (&l->timer, lookup_timeout, LOOKUP_TIMEOUT_MS, 0);
+  uv_pipe_connect (&l->connect_req, &l->pipe, S.sock_path, lookup_connected);
 }
 
 /* Moves decrypted client bytes upstream until the engine runs dry or the
@@ -353,6 +591,14 @@ pump_client (struct conn *c)
   rdind_error_t err = NULL;
   while (!c->closing && !c->client_eof)
     {
+      if (c->gate && !gate_tunnel (c->gate) && !gate_wants_client (c->gate))
+        {
+          /* The gate waits for dockerd (a possible protocol switch, an
+           * effect check, a refusal's turn): the rest stays unread. */
+          c->gate_paused = true;
+          uv_read_stop ((uv_stream_t *)&c->client);
+          return;
+        }
       if (c->up_connected && uv_stream_get_write_queue_size ((uv_stream_t *)&c->up) > HIGH_WATER)
         {
           c->client_paused = true;
@@ -393,18 +639,23 @@ on_up_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
   if (n > 0 && !c->closing)
     {
       S.bytes_out += n;
-      bool gated = c->gate && !gate_tunnel (c->gate);
-      if (gated)
+      int r;
+      if (c->gate && !gate_tunnel (c->gate))
         {
+          /* Every byte for the client comes out of the gate: an answer
+           * held for a check, a refusal in its place. */
           gate_out_reset (&c->gout);
           gate_from_dockerd (c->gate, buf->base, (size_t) n, &c->gout);
+          r = gate_after (c, true);
         }
-      if (tls_engine_write (c->tls, buf->base, n, &err) < 0 || flush_tls (c) < 0 || (gated && gate_flush (c) < 0))
+      else
+        r = tls_engine_write (c->tls, buf->base, n, &err) < 0 || flush_tls (c) < 0 ? -1 : 0;
+      if (r < 0)
         {
           rdind_error_release (&err);
           conn_close (c);
         }
-      else if (uv_stream_get_write_queue_size ((uv_stream_t *)&c->client) > HIGH_WATER)
+      else if (!c->closing && uv_stream_get_write_queue_size ((uv_stream_t *)&c->client) > HIGH_WATER)
         {
           c->up_paused = true;
           uv_read_stop (s);
@@ -422,12 +673,20 @@ on_up_read (uv_stream_t *s, ssize_t n, const uv_buf_t *buf)
         {
           gate_out_reset (&c->gout);
           gate_from_dockerd (c->gate, NULL, 0, &c->gout);
-          to_client (c, c->gout.down, c->gout.down_len);
+          if (gate_after (c, true) < 0)
+            {
+              conn_close (c);
+              free (buf->base);
+              return;
+            }
         }
-      tls_engine_shutdown (c->tls, &err);
-      rdind_error_release (&err);
-      flush_tls (c);
-      maybe_finish (c);
+      if (!c->closing)
+        {
+          tls_engine_shutdown (c->tls, &err);
+          rdind_error_release (&err);
+          flush_tls (c);
+          maybe_finish (c);
+        }
     }
   free (buf->base);
 }

@@ -21,6 +21,7 @@
 #include "ctx.h"
 #include "launch.h"
 #include "log.h"
+#include "policy.h"
 #include "sidecar-int.h"
 #include "util.h"
 
@@ -63,6 +64,12 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
     return rdind_error_report (&err, 1);
   if (S.userns_fd >= 0)
     setenv (LAUNCH_USERNS_FD_ENV, "3", 1);
+  /* No bind may show the certificates, dockerd's socket or its data,
+   * whatever allow_binds says (paths are resolved by now). */
+  {
+    char *prot[] = { conf->certdir, conf->state_dir, conf->data_root, NULL };
+    policy_set_protected (prot);
+  }
   if (getpid () != 1)
     prctl (PR_SET_CHILD_SUBREAPER, 1);
 
@@ -160,6 +167,7 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
       conf_gen_free (g);
     }
   conf_gen_free (S.gen);
+  policy_set_protected (NULL);
   supervise_reap_orphans ();
   log_info ("sidecar stopped", "exit=%d", S.exit_code);
   return S.exit_code;

@@ -150,6 +150,12 @@ in_list (char **list, const char *s, size_t len)
   return false;
 }
 
+/* The endpoint accepts exactly the shape rotkit issues to a peer: an end
+ * entity (no CA:TRUE), for client authentication (extended key usage
+ * clientAuth), named once: one common name, and a subjectAltName that is
+ * that name as its only DNS entry.  Only the holder of the CA key can mint
+ * other shapes, but a name read one way here and another way elsewhere
+ * (CN first, or SAN first) is a confusion an attacker can choose. */
 int
 tls_peer_name_check (X509 *cert, char **peers, char **matched, rdind_error_t *err)
 {
@@ -157,52 +163,54 @@ tls_peer_name_check (X509 *cert, char **peers, char **matched, rdind_error_t *er
   if (cert == NULL)
     return rdind_make_error (err, 0, "no client certificate");
 
+  if (X509_check_ca (cert) != 0)
+    return rdind_make_error (err, 0, "client certificate is a CA certificate (CA:TRUE or certificate signing): "
+                                     "only end-entity certificates as rotkit issues them are accepted");
+  uint32_t xf = X509_get_extension_flags (cert);
+  if (!(xf & EXFLAG_XKUSAGE) || !(X509_get_extended_key_usage (cert) & XKU_SSL_CLIENT))
+    return rdind_make_error (err, 0, "client certificate lacks the clientAuth extended key usage "
+                                     "(rotkit issue makes one that has it)");
+
   X509_NAME *subj = X509_get_subject_name (cert);
   int idx = X509_NAME_get_index_by_NID (subj, NID_commonName, -1);
   if (idx >= 0 && X509_NAME_get_index_by_NID (subj, NID_commonName, idx) >= 0)
     return rdind_make_error (err, 0, "client certificate has several common names");
+  if (idx < 0)
+    return rdind_make_error (err, 0, "client certificate has no common name");
 
-  cleanup_free char *cn = NULL;
-  if (idx >= 0)
+  ASN1_STRING *d = X509_NAME_ENTRY_get_data (X509_NAME_get_entry (subj, idx));
+  unsigned char *u = NULL;
+  int n = ASN1_STRING_to_UTF8 (&u, d);
+  if (n < 0)
+    return rdind_make_error (err, 0, "client certificate common name is not valid text");
+  if (memchr (u, '\0', n) != NULL)
     {
-      ASN1_STRING *d = X509_NAME_ENTRY_get_data (X509_NAME_get_entry (subj, idx));
-      unsigned char *u = NULL;
-      int n = ASN1_STRING_to_UTF8 (&u, d);
-      if (n < 0)
-        return rdind_make_error (err, 0, "client certificate common name is not valid text");
-      if (memchr (u, '\0', n) != NULL)
-        {
-          OPENSSL_free (u);
-          return rdind_make_error (err, 0, "client certificate common name contains a NUL byte");
-        }
-      cn = xstrdup ((char *) u);
-      bool hit = in_list (peers, cn, n);
       OPENSSL_free (u);
-      if (hit)
-        {
-          *matched = steal_pointer (&cn);
-          return 0;
-        }
+      return rdind_make_error (err, 0, "client certificate common name contains a NUL byte");
     }
+  cleanup_free char *cn = xstrdup ((char *) u);
+  OPENSSL_free (u);
 
   GENERAL_NAMES *sans = X509_get_ext_d2i (cert, NID_subject_alt_name, NULL, NULL);
-  for (int i = 0; sans && i < sk_GENERAL_NAME_num (sans); i++)
+  int nsan = sans ? sk_GENERAL_NAME_num (sans) : 0;
+  bool agree = nsan == 1;
+  for (int i = 0; agree && i < nsan; i++)
     {
       GENERAL_NAME *g = sk_GENERAL_NAME_value (sans, i);
-      if (g->type != GEN_DNS)
-        continue;
-      const char *s = (const char *) ASN1_STRING_get0_data (g->d.dNSName);
-      int n = ASN1_STRING_length (g->d.dNSName);
-      if (in_list (peers, s, n))
-        {
-          *matched = xstrdup (s);
-          GENERAL_NAMES_free (sans);
-          return 0;
-        }
+      const char *s = g->type == GEN_DNS ? (const char *) ASN1_STRING_get0_data (g->d.dNSName) : NULL;
+      int l = s ? ASN1_STRING_length (g->d.dNSName) : 0;
+      agree = s && (size_t) l == strlen (cn) && memcmp (s, cn, (size_t) l) == 0;
     }
   GENERAL_NAMES_free (sans);
-  return rdind_make_error (err, 0, "client certificate name '%s' is not in sidecar.peers",
-                           cn ? cn : "(none)");
+  if (!agree)
+    return rdind_make_error (err, 0,
+                             "client certificate name '%s' is not given once: its subjectAltName must be DNS:%s "
+                             "alone, as rotkit issues it",
+                             cn, cn);
+  if (!in_list (peers, cn, strlen (cn)))
+    return rdind_make_error (err, 0, "client certificate name '%s' is not in sidecar.peers", cn);
+  *matched = steal_pointer (&cn);
+  return 0;
 }
 
 int

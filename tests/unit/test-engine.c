@@ -25,8 +25,10 @@ sh_in (const char *d, const char *script)
   return system (cmd);
 }
 
-/* ca/ + server/ + client dirs: client (CN=alice), bob (CN=bob, SAN
- * DNS:builder), two (two CNs, one is alice), evil (other CA, CN=alice). */
+/* ca/ + server/ + client dirs: client (CN=alice), builder, bob (CN=bob,
+ * SAN DNS:builder), two (two CNs, one is alice), evil (other CA,
+ * CN=alice), and shapes rotkit never issues: isca (CA:TRUE), noeku (no
+ * clientAuth), nosan (no subjectAltName). */
 static const char *mkcerts =
   "set -e; exec >/dev/null 2>&1;"
   "mk() { mkdir -p $1; openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
@@ -36,17 +38,27 @@ static const char *mkcerts =
   "ca() { mkdir -p $1; openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:P-256 -nodes"
   "  -keyout $1/key.pem -subj /CN=$1 -days 3 -out $1/cert.pem; };"
   "ca ca; ca otherca;"
-  "printf 'subjectAltName=DNS:localhost\\n' > srv.ext; printf 'subjectAltName=DNS:builder\\n' > bob.ext;"
-  "mk server /CN=localhost ca '-extfile srv.ext'; mk client /CN=alice ca '';"
-  "mk bob /CN=bob ca '-extfile bob.ext'; mk two '/CN=mallory/CN=alice' ca '';"
-  "mk evil /CN=alice otherca ''; mk carol /CN=carol ca '';"
+  "printf 'subjectAltName=DNS:localhost\\n' > srv.ext;"
+  /* rotkit's client shape: CA:FALSE, clientAuth, SAN = the CN alone */
+  "cli() { printf 'basicConstraints=critical,CA:FALSE\\nextendedKeyUsage=clientAuth\\nsubjectAltName=DNS:%s\\n' $1 > $1.ext; };"
+  "cli alice; cli builder; cli carol;"
+  "printf 'basicConstraints=critical,CA:FALSE\\nextendedKeyUsage=clientAuth\\nsubjectAltName=DNS:builder\\n' > bob.ext;"
+  "printf 'basicConstraints=critical,CA:TRUE\\nextendedKeyUsage=clientAuth\\nsubjectAltName=DNS:alice\\n' > isca.ext;"
+  "printf 'basicConstraints=critical,CA:FALSE\\nsubjectAltName=DNS:alice\\n' > noeku.ext;"
+  "printf 'basicConstraints=critical,CA:FALSE\\nextendedKeyUsage=clientAuth\\n' > nosan.ext;"
+  "mk server /CN=localhost ca '-extfile srv.ext'; mk client /CN=alice ca '-extfile alice.ext';"
+  "mk builder /CN=builder ca '-extfile builder.ext';"
+  "mk bob /CN=bob ca '-extfile bob.ext'; mk two '/CN=mallory/CN=alice' ca '-extfile alice.ext';"
+  "mk evil /CN=alice otherca '-extfile alice.ext'; mk carol /CN=carol ca '-extfile carol.ext';"
+  "mk isca /CN=alice ca '-extfile isca.ext'; mk noeku /CN=alice ca '-extfile noeku.ext';"
+  "mk nosan /CN=alice ca '-extfile nosan.ext';"
   /* rsa/: the same layout with RSA keys (rotkit's key_type = rsa2048) */
   "mkdir -p rsa/ca; openssl req -x509 -newkey rsa:2048 -nodes -keyout rsa/ca/key.pem -subj /CN=rsaca"
   "  -days 3 -out rsa/ca/cert.pem;"
   "mkr() { mkdir -p rsa/$1; openssl req -new -newkey rsa:2048 -nodes -keyout rsa/$1/key.pem -subj \"$2\""
   "  -out rsa/$1/req.csr; openssl x509 -req -in rsa/$1/req.csr -CA rsa/ca/cert.pem -CAkey rsa/ca/key.pem"
   "  -CAcreateserial -days 2 -out rsa/$1/cert.pem $3; cp rsa/ca/cert.pem rsa/$1/ca.pem; };"
-  "mkr server /CN=localhost '-extfile srv.ext'; mkr client /CN=alice ''";
+  "mkr server /CN=localhost '-extfile srv.ext'; mkr client /CN=alice '-extfile alice.ext'";
 
 /* Counts the sessions a client was handed that carry a ticket (TLS 1.2
  * ticket or TLS 1.3 NewSessionTicket): any would let it resume. */
@@ -214,9 +226,21 @@ main (void)
 
   /* Peer-name and CA checks. */
   char *reason = NULL, *name = NULL;
-  ok (try_client (sctx, "bob", NULL, &name) == 1 && name && strcmp (name, "builder") == 0,
-      "DNS SAN matches a peer");
-  free (name);
+  ok (try_client (sctx, "builder", NULL, &name) == 1 && name && strcmp (name, "builder") == 0,
+      "CN and SAN builder: accepted as builder");
+  free (name), name = NULL;
+  ok (try_client (sctx, "bob", &reason, NULL) < 0 && reason && strstr (reason, "not given once"),
+      "CN=bob with SAN=builder (names that disagree) rejected (%s)", reason ? reason : "");
+  free (reason), reason = NULL;
+  ok (try_client (sctx, "isca", &reason, NULL) < 0 && reason && strstr (reason, "CA certificate"),
+      "a CA:TRUE certificate rejected (%s)", reason ? reason : "");
+  free (reason), reason = NULL;
+  ok (try_client (sctx, "noeku", &reason, NULL) < 0 && reason && strstr (reason, "clientAuth"),
+      "a certificate without clientAuth rejected (%s)", reason ? reason : "");
+  free (reason), reason = NULL;
+  ok (try_client (sctx, "nosan", &reason, NULL) < 0 && reason && strstr (reason, "not given once"),
+      "a certificate without the SAN rejected (%s)", reason ? reason : "");
+  free (reason), reason = NULL;
   ok (try_client (sctx, "carol", &reason, NULL) < 0 && reason && strstr (reason, "not in sidecar.peers"),
       "name not in peers rejected (%s)", reason ? reason : "");
   free (reason), reason = NULL;

@@ -148,6 +148,75 @@ rules (void)
   ok (check (p, "POST", "/services/create", "{}", NULL) == POLICY_DENY, "swarm services are refused");
   ok (check (p, "GET", "/containers/json", NULL, NULL) == POLICY_ALLOW, "reads pass");
 
+  /* dockerd's decoding, not the clients' habits (issue 17). */
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"Privileged\":true}", &rule) == POLICY_DENY
+          && strcmp (rule, "allow_privileged") == 0,
+      "the create wrapper's deprecated top-level Privileged is checked");
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"HostConfig\":null,\"Binds\":[\"/:/host\"]}", NULL) == POLICY_DENY,
+      "top-level Binds with HostConfig null are checked");
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"networkmode\":\"host\"}", NULL) == POLICY_DENY,
+      "top-level NetworkMode (any case) is checked");
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"HostConfig\":{\"FutureField\":1}}", NULL) == POLICY_BAD,
+      "a HostConfig member rdind does not model is refused (400)");
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"Surprise\":1}", NULL) == POLICY_BAD,
+      "a top-level member rdind does not model is refused (400)");
+  ok (check (p, "POST", CREATE,
+             "{\"Image\":\"bb\",\"Cmd\":[\"true\"],\"Env\":[],\"Labels\":{},\"NetworkingConfig\":{},\"HostConfig\":"
+             "{\"Binds\":null,\"LogConfig\":{},\"RestartPolicy\":{},\"Memory\":0,\"PidsLimit\":null,\"Init\":null}}",
+             NULL)
+          == POLICY_ALLOW,
+      "the members the CLI sends pass");
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"HostConfig\":{\"MaskedPaths\":[],\"ReadonlyPaths\":[]}}", &rule)
+          == POLICY_DENY
+          && strcmp (rule, "allow_privileged") == 0,
+      "systempaths=unconfined (empty MaskedPaths/ReadonlyPaths) is denied");
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"HostConfig\":{\"SecurityOpt\":[\"seccomp={\\\"defaultAction\\\":\\\"SCMP_ACT_ALLOW\\\"}\"]}}",
+             NULL)
+          == POLICY_DENY,
+      "a seccomp profile given as JSON is denied");
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"HostConfig\":{\"SecurityOpt\":[\"disable\"]}}", NULL) == POLICY_DENY,
+      "a bare 'disable' (label=disable) is denied");
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"HostConfig\":{\"SecurityOpt\":[\"apparmor:unconfined\"]}}", NULL)
+          == POLICY_DENY,
+      "the old KEY:VALUE form is read too");
+  ok (check (p, "POST", "/containers/lnk/al/exec", "{\"Cmd\":[\"sh\"],\"Privileged\":true}", NULL) == POLICY_DENY,
+      "exec create on a link alias name (/containers/{name:.*}/exec) is checked");
+  ok (check (p, "POST", "/containers/lnk%2Fal/exec", "{\"Cmd\":[\"sh\"],\"privileged\":true}", NULL) == POLICY_DENY,
+      "and with the slash escaped");
+  ok (check (p, "POST", "/v./containers/x/exec", "{\"Privileged\":true}", NULL) == POLICY_DENY,
+      "a /v./ prefix routes as dockerd routes it ([0-9.]+)");
+  ok (check (p, "POST", "/containers/a/b/update", "{\"Devices\":[{\"PathOnHost\":\"/dev/sda\"}]}", NULL)
+          == POLICY_DENY,
+      "update on a name with a slash is checked");
+  ok (check (p, "POST", "/containers/x/exec", "{\"Cmd\":[\"sh\"],\"Detach\":false,\"ConsoleSize\":[1,2]}", NULL)
+          == POLICY_ALLOW,
+      "an ordinary exec passes");
+  ok (check (p, "POST", "/v1.23/containers/x/start", "{\"Privileged\":true,\"Binds\":[\"/:/h\"]}", NULL) == POLICY_BAD,
+      "a start with a HostConfig body (API < 1.24) is refused");
+  ok (check (p, "POST", "/v1.23/containers/x/start", "{}", NULL) == POLICY_ALLOW, "a start with {} passes");
+  ok (check (p, "POST", "/build?t=x&networkmode=host", NULL, &rule) == POLICY_DENY
+          && strcmp (rule, "allow_host_namespaces") == 0,
+      "docker build --network host is denied");
+  ok (check (p, "POST", "/build?t=x&networkmode=container%3Aabc", NULL, NULL) == POLICY_DENY,
+      "docker build --network container:x is denied");
+  ok (check (p, "POST", "/build?t=x&networkmode=default&buildargs=%7B%7D&version=2&session=s", NULL, NULL)
+          == POLICY_ALLOW,
+      "an ordinary build passes");
+  ok (check (p, "POST", "/build?t=x&frobnicate=1", NULL, NULL) == POLICY_BAD, "an unknown /build parameter is refused");
+  {
+    char b[600], prot[300];
+    char *pp[] = { prot, NULL };
+    snprintf (prot, sizeof prot, "%s/ok/state", tmp);
+    policy_set_protected (pp);
+    snprintf (b, sizeof b, "{\"Image\":\"bb\",\"HostConfig\":{\"Binds\":[\"%s/ok:/x\"]}}", tmp);
+    ok (check (p, "POST", CREATE, b, &rule) == POLICY_DENY, "a bind of a parent of a protected path is denied");
+    snprintf (b, sizeof b, "{\"Image\":\"bb\",\"HostConfig\":{\"Binds\":[\"%s/ok/state/docker.sock:/s\"]}}", tmp);
+    ok (check (p, "POST", CREATE, b, &rule) == POLICY_DENY, "so is a path below it");
+    snprintf (b, sizeof b, "{\"Image\":\"bb\",\"HostConfig\":{\"Binds\":[\"%s/ok/other:/x\"]}}", tmp);
+    ok (check (p, "POST", CREATE, b, NULL) == POLICY_ALLOW, "a sibling of it passes");
+    policy_set_protected (NULL);
+  }
+
   /* [policy.deploy]: no binds, images from one registry only. */
   p = conf_policy_for (conf, "deploy");
   ok (p != &conf->policy, "deploy has a policy of its own");
@@ -264,28 +333,151 @@ gate (void)
   gate_out_reset (&out);
   gate_free (g);
 
-  /* An upgrade (docker attach): after it, raw bytes both ways. */
+  /* An upgrade (docker attach): the bytes after it wait for dockerd's
+   * answer, and pass raw once it switched. */
   g = gate_new (p, "ci");
   feed (g, "POST /v1.41/containers/x/attach?stream=1&stdin=1 HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n");
   ok (out.up_len > 0, "gate: an attach request passes");
   gate_out_reset (&out);
+  ok (!gate_wants_client (g), "gate: then the client is not read until dockerd answers");
   feed (g, "POST /containers/create HTTP/1.1\r\n\r\n{\"HostConfig\":{\"Privileged\":true}}");
-  ok (has (out.up, out.up_len, "Privileged") && out.down_len == 0, "gate: after the upgrade, stdin is not HTTP and passes raw");
-  gate_out_reset (&out);
+  ok (out.up_len == 0 && out.down_len == 0, "gate: bytes sent before the answer are held");
   gate_from_dockerd (g, "HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nraw", strlen ("HTTP/1.1 101 UPGRADED\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\nraw"), &out);
-  ok (gate_tunnel (g), "gate: after the 101 the connection is a tunnel");
+  ok (gate_tunnel (g) && has (out.up, out.up_len, "Privileged") && has (out.down, out.down_len, "raw"),
+      "gate: after the 101 they pass raw, and so do dockerd's");
   gate_out_reset (&out);
   gate_free (g);
 
-  /* exec start with a body, then the hijacked stream. */
+  /* Upgrade headers dockerd does not act on: no tunnel (issue 17, 1). */
+  {
+    static const char *const preludes[] = {
+      "GET /_ping HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\n\r\n",
+      "CONNECT / HTTP/1.1\r\nHost: d\r\n\r\n",
+      "POST /session HTTP/1.1\r\nHost: d\r\nContent-Length: 0\r\n\r\n",
+      "GET /containers/x/attach/ws HTTP/1.1\r\nHost: d\r\n\r\n",
+    };
+    for (size_t i = 0; i < sizeof preludes / sizeof *preludes; i++)
+      {
+        g = gate_new (p, "ci");
+        feed (g, preludes[i]);
+        snprintf (req, sizeof req, "POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: %zu\r\n\r\n%s",
+                  strlen (priv), priv);
+        feed (g, req);
+        ok (!has (out.up, out.up_len, "Privileged"), "gate: prelude %zu: the create waits", i);
+        gate_out_reset (&out);
+        gate_from_dockerd (g, "HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}", strlen ("HTTP/1.1 404 Not Found\r\nContent-Length: 2\r\n\r\n{}"), &out);
+        ok (!gate_tunnel (g) && !has (out.up, out.up_len, "Privileged") && has (out.down, out.down_len, "403 Forbidden"),
+            "gate: prelude %zu answered without a switch: the create after it is parsed and refused", i);
+        gate_out_reset (&out);
+        gate_free (g);
+      }
+  }
+
+  /* exec start: dockerd's record of the exec and its container first. */
   g = gate_new (p, "ci");
   feed (g, "POST /exec/abc/start HTTP/1.1\r\nHost: d\r\nConnection: Upgrade\r\nUpgrade: tcp\r\nContent-Type: application/json\r\nContent-Length: 16\r\n\r\n{\"Detach\":false}");
-  ok (has (out.up, out.up_len, "{\"Detach\":false}"), "gate: exec start with its body passes");
+  ok (out.up_len == 0 && out.lookup[GATE_CHECK_PRE] && strcmp (out.lookup[GATE_CHECK_PRE], "/exec/abc/json") == 0,
+      "gate: exec start is held while the exec is inspected");
+  gate_out_reset (&out);
+  {
+    const char *x = "{\"ID\":\"abc\",\"ProcessConfig\":{\"privileged\":false},\"ContainerID\":\"c1\"}";
+    gate_lookup_done (g, GATE_CHECK_PRE, 200, x, strlen (x), &out);
+  }
+  ok (out.lookup[GATE_CHECK_PRE] && strcmp (out.lookup[GATE_CHECK_PRE], "/containers/c1/json") == 0,
+      "gate: then its container");
+  gate_out_reset (&out);
+  {
+    const char *c = "{\"Id\":\"c1\",\"HostConfig\":{\"Privileged\":false,\"MaskedPaths\":null},\"Mounts\":[]}";
+    gate_lookup_done (g, GATE_CHECK_PRE, 200, c, strlen (c), &out);
+  }
+  ok (has (out.up, out.up_len, "{\"Detach\":false}"), "gate: exec start with its body passes once both pass");
   gate_out_reset (&out);
   feed (g, "echo x\n");
-  ok (out.up_len == 7, "gate: then stdin passes raw");
+  ok (out.up_len == 0, "gate: stdin waits for the switch");
+  gate_from_dockerd (g, "HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\nout", strlen ("HTTP/1.1 200 OK\r\nContent-Type: application/vnd.docker.raw-stream\r\n\r\nout"), &out);
+  ok (gate_tunnel (g) && out.up_len == 7, "gate: a hijacked 200 stream is a switch: stdin passes raw");
   gate_out_reset (&out);
   gate_free (g);
+
+  /* A privileged exec made through a hole is not started. */
+  g = gate_new (p, "ci");
+  feed (g, "POST /exec/abc/start HTTP/1.1\r\nHost: d\r\nContent-Length: 2\r\n\r\n{}");
+  gate_out_reset (&out);
+  {
+    const char *x = "{\"ID\":\"abc\",\"ProcessConfig\":{\"privileged\":true},\"ContainerID\":\"c1\"}";
+    gate_lookup_done (g, GATE_CHECK_PRE, 200, x, strlen (x), &out);
+  }
+  ok (out.up_len == 0 && has (out.down, out.down_len, "403") && has (out.down, out.down_len, "allow_privileged"),
+      "gate: a privileged exec (as dockerd recorded it) is refused at start");
+  gate_out_reset (&out);
+  gate_free (g);
+
+  /* A start goes to the full id that was checked; an unknown name gets
+   * dockerd's own 404. */
+  g = gate_new (p, "ci");
+  feed (g, "POST /v1.41/containers/lnk/al/start?x=1 HTTP/1.1\r\nHost: d\r\n\r\n");
+  ok (out.lookup[GATE_CHECK_PRE] && strcmp (out.lookup[GATE_CHECK_PRE], "/containers/lnk/al/json") == 0,
+      "gate: start inspects the container by the name given");
+  gate_out_reset (&out);
+  {
+    const char *c = "{\"Id\":\"0123abcd\",\"HostConfig\":{\"Privileged\":false},\"Mounts\":[{\"Type\":\"volume\",\"Name\":\"v1\",\"Driver\":\"local\"}]}";
+    gate_lookup_done (g, GATE_CHECK_PRE, 200, c, strlen (c), &out);
+  }
+  ok (out.lookup[GATE_CHECK_PRE] && strcmp (out.lookup[GATE_CHECK_PRE], "/volumes/v1") == 0,
+      "gate: a volume it mounts is inspected");
+  gate_out_reset (&out);
+  gate_lookup_done (g, GATE_CHECK_PRE, 200, "{\"Options\":null}", 16, &out);
+  ok (has (out.up, out.up_len, "POST /v1.41/containers/0123abcd/start?x=1 HTTP/1.1\r\n"),
+      "gate: the start is sent to the full id");
+  gate_out_reset (&out);
+  feed (g, "POST /containers/nope/start HTTP/1.1\r\nHost: d\r\n\r\n");
+  gate_out_reset (&out);
+  gate_from_dockerd (g, "HTTP/1.1 204 No Content\r\n\r\n", strlen ("HTTP/1.1 204 No Content\r\n\r\n"), &out);
+  gate_out_reset (&out);
+  gate_lookup_done (g, GATE_CHECK_PRE, 404, "{\"message\":\"No such container: nope\"}", 37, &out);
+  ok (has (out.down, out.down_len, "404 Not Found") && has (out.down, out.down_len, "No such container: nope"),
+      "gate: an unknown name gets dockerd's own 404");
+  gate_out_reset (&out);
+  gate_free (g);
+
+  /* create: the 201 is held until dockerd's record passes; a container
+   * that fails is removed and the client gets the 403. */
+  g = gate_new (p, "ci");
+  feed (g, "POST /containers/create HTTP/1.1\r\nHost: d\r\nContent-Length: 14\r\n\r\n{\"Image\":\"bb\"}");
+  ok (has (out.up, out.up_len, "create"), "gate: an allowed create is forwarded");
+  gate_out_reset (&out);
+  gate_from_dockerd (g, "HTTP/1.1 201 Created\r\nContent-Length: 15\r\n\r\n{\"Id\":\"0abc1\"}\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n",
+                     strlen ("HTTP/1.1 201 Created\r\nContent-Length: 15\r\n\r\n{\"Id\":\"0abc1\"}\nHTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"), &out);
+  ok (out.down_len == 0 && out.lookup[GATE_CHECK_POST] && strcmp (out.lookup[GATE_CHECK_POST], "/containers/0abc1/json") == 0
+          && !gate_wants_dockerd (g),
+      "gate: the 201 is held while the container is inspected");
+  gate_out_reset (&out);
+  {
+    const char *c = "{\"Id\":\"0abc1\",\"HostConfig\":{\"Privileged\":true},\"Mounts\":[]}";
+    gate_lookup_done (g, GATE_CHECK_POST, 200, c, strlen (c), &out);
+  }
+  ok (out.lookup[GATE_CHECK_POST] && strcmp (out.lookup[GATE_CHECK_POST], "/containers/0abc1?force=1&v=1") == 0
+          && strcmp (out.lookup_method[GATE_CHECK_POST], "DELETE") == 0,
+      "gate: a container that fails as recorded is removed");
+  gate_out_reset (&out);
+  gate_lookup_done (g, GATE_CHECK_POST, 204, "", 0, &out);
+  ok (has (out.down, out.down_len, "403 Forbidden") && !has (out.down, out.down_len, "201 Created")
+          && has (out.down, out.down_len, "200 OK") && gate_wants_dockerd (g),
+      "gate: then the 403 takes the 201's place, and the answers behind it follow");
+  gate_out_reset (&out);
+  gate_free (g);
+
+  /* Connection: close on a refused request closes (issue 17, 8). */
+  g = gate_new (p, "ci");
+  snprintf (req, sizeof req, "POST /containers/create HTTP/1.1\r\nHost: d\r\nConnection: close\r\nContent-Length: %zu\r\n\r\n%s",
+            strlen (priv), priv);
+  feed (g, req);
+  ok (has (out.down, out.down_len, "403") && has (out.down, out.down_len, "Connection: close") && out.close,
+      "gate: a refusal honours the request's Connection: close");
+  gate_out_reset (&out);
+  gate_free (g);
+
+  ok (gate_held_bytes () == 0, "gate: every held byte is given back");
 
   /* HEAD answers have no body: counting must not wait for one. */
   g = gate_new (p, "ci");
