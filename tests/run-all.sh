@@ -58,7 +58,7 @@ if [ -z "${TESTS:-}" ] && [ -z "${RDIND_NO_ASAN:-}" ]; then
         chmod -R o+rX "$asan" 2>/dev/null || true
         find "$asan" -name '*.trs' -delete
         unit=$(for c in "$src"/tests/unit/test-*.c; do printf 'tests/unit/%s ' "$(basename "$c" .c)"; done)
-        (cd "$asan" && make -k check TESTS="$unit tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh tests/e2e/policy.sh" 2>&1) |
+        (cd "$asan" && make -k check TESTS="$unit tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh tests/e2e/policy.sh tests/e2e/policy-attack.sh" 2>&1) |
             grep -E '^(PASS|FAIL|ERROR|SKIP|XPASS|XFAIL):' | sed 's/^\([A-Z]*\): /\1: asan: /'
         for l in $(grep -lE '^:test-result: (FAIL|ERROR|XPASS)' $(find "$asan" -name '*.trs') 2>/dev/null | sed 's/\.trs$/.log/'); do
             echo "======== asan: $l ========"; tail -n 80 "$l"
