@@ -769,6 +769,14 @@ check_host_config_ex (const struct conf_policy *p, json_t *hc, const char *w, bo
         decide (d, "deny_caps", "%sCapAdd '%s' is in deny_caps", w, s);
     }
   check_devices (p, hc, w, d);
+  /* Annotations reach the OCI runtime (runc reads org.systemd.property.*):
+   * not modelled, so only with allow_privileged. */
+  if (!effect && !conf_yes (p->allow_privileged))
+    {
+      json_t *an = member (hc, "Annotations", w, d);
+      if (an && !json_is_null (an) && !(json_is_object (an) && json_object_size (an) == 0))
+        decide (d, "allow_privileged", "%sAnnotations reach the OCI runtime and are not modelled by rdind's policy", w);
+    }
   if ((a = member_array (hc, "Binds", w, d)))
     json_array_foreach (a, i, v)
     {
@@ -1027,6 +1035,21 @@ policy_check (const struct conf_policy *p, const char *method, const char *targe
           }
         only_known (root, config_fields, host_config_fields, "", d);
         check_host_config (p, member (root, "HostConfig", "", d), d);
+        /* API 1.44 and later take the network of a single endpoint as the
+         * network mode when none is given: {"host": {}} is --network host. */
+        {
+          json_t *nc = member (root, "NetworkingConfig", "", d);
+          json_t *ep = member (nc, "EndpointsConfig", "NetworkingConfig.", d);
+          const char *k;
+          json_t *v;
+          if (json_is_object (ep) && !conf_yes (p->allow_host_namespaces))
+            json_object_foreach (ep, k, v)
+            {
+              (void) v;
+              if (strcasecmp (k, "host") == 0 || strncasecmp (k, "container:", 10) == 0)
+                decide (d, "allow_host_namespaces", "NetworkingConfig.EndpointsConfig '%.60s' is not allowed", k);
+            }
+        }
         /* dockerd's create wrapper still embeds the deprecated HostConfig
          * at the top level: with "HostConfig" absent or null those members
          * are the container's HostConfig.  Checked whatever HostConfig

@@ -179,6 +179,13 @@ rules (void)
   ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"HostConfig\":{\"SecurityOpt\":[\"apparmor:unconfined\"]}}", NULL)
           == POLICY_DENY,
       "the old KEY:VALUE form is read too");
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"NetworkingConfig\":{\"EndpointsConfig\":{\"host\":{}}}}", &rule)
+          == POLICY_DENY,
+      "a single endpoint named host (dockerd 25+ takes it as the network mode) is denied");
+  ok (check (p, "POST", CREATE, "{\"Image\":\"bb\",\"HostConfig\":{\"Annotations\":{\"org.systemd.property.x\":\"1\"}}}",
+             NULL)
+          == POLICY_DENY,
+      "HostConfig.Annotations (read by the OCI runtime) are denied");
   ok (check (p, "POST", "/containers/lnk/al/exec", "{\"Cmd\":[\"sh\"],\"Privileged\":true}", NULL) == POLICY_DENY,
       "exec create on a link alias name (/containers/{name:.*}/exec) is checked");
   ok (check (p, "POST", "/containers/lnk%2Fal/exec", "{\"Cmd\":[\"sh\"],\"privileged\":true}", NULL) == POLICY_DENY,
