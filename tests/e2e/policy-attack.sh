@@ -170,8 +170,14 @@ read -r -t 60 line <&"${HOLD[0]}" || true
 wait_for 20 sh -c "[ \$(awk '/^VmRSS/ {print \$2}' /proc/$SPID/status) -lt $((before + 30000)) ]"
 after=$(rss)
 figure "sidecar RSS with 150 unfinished 1 MB bodies: before $((before / 1024)) MiB, during $((during / 1024)) MiB, after close $((after / 1024)) MiB"
-check "7. held bodies are bounded across connections (RSS +$(( (during - before) / 1024 )) MiB < 100 MiB)" test $((during - before)) -lt 102400
-check "7. and given back once the connections close (+$(( (after - before) / 1024 )) MiB < 30 MiB)" test $((after - before)) -lt 30720
+if grep -q libasan "/proc/$SPID/maps" 2>/dev/null; then
+    # AddressSanitizer's quarantine keeps freed memory: RSS says nothing
+    # here (the plain build's run judges it; this one looks for errors).
+    echo "# RSS bounds not judged on an ASan build"
+else
+    check "7. held bodies are bounded across connections (RSS +$(( (during - before) / 1024 )) MiB < 100 MiB)" test $((during - before)) -lt 102400
+    check "7. and given back once the connections close (+$(( (after - before) / 1024 )) MiB < 30 MiB)" test $((after - before)) -lt 30720
+fi
 check "7. the endpoint still serves" timeout 30 docker version
 
 # 9. Certificates of another shape than rotkit's, minted with the CA key.
