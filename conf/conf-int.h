@@ -28,6 +28,8 @@ enum vtype
   V_ABSPATHS, /* list of absolute paths (no "..") */
   V_IMAGES,   /* list of image references, '*' allowed at the end */
   V_CAPS,     /* list of capability names (CAP_ optional) or ALL */
+  V_URL_OPT,  /* "" or http(s)://host[:port][/path] */
+  V_REGISTRIES, /* list of registry host[:port] or CIDRs */
 };
 
 struct key_def

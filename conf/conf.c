@@ -34,7 +34,7 @@ static bool
 is_list (enum vtype t)
 {
   return t == V_PEERS || t == V_ALLOW || t == V_NAMES || t == V_ARGS || t == V_NSLIST
-         || t == V_ABSPATHS || t == V_IMAGES || t == V_CAPS;
+         || t == V_ABSPATHS || t == V_IMAGES || t == V_CAPS || t == V_REGISTRIES;
 }
 
 static void
@@ -54,6 +54,7 @@ free_value (const struct key_def *k, struct rdind_conf *c)
     case V_HOSTPORT_OPT:
     case V_PATH_OPT:
     case V_NAME_OPT:
+    case V_URL_OPT:
       free (*(char **)field);
       *(char **)field = NULL;
       break;
@@ -114,7 +115,13 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
     case V_ABSPATHS:
     case V_IMAGES:
     case V_CAPS:
+    case V_REGISTRIES:
       list = conf_split_list_ (value);
+      for (char **it = list; k->type == V_REGISTRIES && it && *it; it++)
+        if (strspn (*it, "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-:/[]") != strlen (*it)
+            || strstr (*it, "://"))
+          return rdind_make_error (err, 0, "'%s' is not a registry host[:port] or CIDR (no scheme), e.g. "
+                                   "198.18.0.2:5000", *it);
       if (k->type == V_PEERS && strv_len (list) == 0)
         return rdind_make_error (
             err, 0, "at least one peer name is needed: rdind accepts only named clients");
@@ -225,8 +232,17 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
             char *end;
             errno = 0;
             v = strtoull (value, &end, 10);
+            /* Sizes take a binary suffix: 64K, 20G. */
+            if (*end && end[1] == '\0' && strchr ("KMGTkmgt", *end) && v > 0)
+              {
+                int sh = 10 * (int) (strchr ("KMGT", toupper ((unsigned char) *end)) - "KMGT" + 1);
+                if (v > (UINT64_MAX >> sh))
+                  errno = ERANGE;
+                v <<= sh;
+                end++;
+              }
             if (*value == '\0' || *end || errno || !isdigit ((unsigned char)*value))
-              return rdind_make_error (err, 0, "'%s' is not a whole number", value);
+              return rdind_make_error (err, 0, "'%s' is not a whole number (a size may end in K, M, G or T)", value);
           }
         if (v < k->min || (k->max && v > k->max))
           return rdind_make_error (err, 0, "'%s' is out of range: allowed %llu%s to %llu%s", value,
@@ -279,6 +295,11 @@ set_value (struct conf_priv *cp, size_t idx, const char *value, rdind_error_t *e
     case V_NAME_OPT:
       if (*value && !conf_valid_name (value))
         return rdind_make_error (err, 0, "'%s' is not a valid account or group name", value);
+      break;
+    case V_URL_OPT:
+      if (*value && ((strncmp (value, "http://", 7) != 0 && strncmp (value, "https://", 8) != 0)
+                     || strpbrk (value, " \t\"'\\") || strlen (value) > 512))
+        return rdind_make_error (err, 0, "'%s' is not an http:// or https:// URL (leave it empty for none)", value);
       break;
     }
 
@@ -573,6 +594,22 @@ conf_check (struct conf_priv *cp, rdind_error_t *err)
           err, 0, "%s: [tls] ca_lifetime (%s) must be at least twice [tls] lifetime (%s)",
           cp->origin[i], cp->raw[i], cp->raw[find_key ("tls", "lifetime")]);
     }
+  /* With a cache the data root is a slot the sidecar locks (dir/slot-N);
+   * a data_root of another place would bypass the lock. */
+  if (c->cache_dir && *c->cache_dir && c->data_root && *c->data_root)
+    {
+      size_t n = strlen (c->cache_dir);
+      const char *rest = c->data_root + n;
+      if (strncmp (c->data_root, c->cache_dir, n) != 0 || strncmp (rest, "/slot-", 6) != 0
+          || strspn (rest + 6, "0123456789") != strlen (rest + 6) || rest[6] == '\0')
+        {
+          int i = find_key ("launcher", "data_root");
+          return rdind_make_error (err, 0,
+                                   "%s: [launcher] data_root cannot be set with [cache] dir: the data root is "
+                                   "the cache slot rdind locks (remove data_root)",
+                                   cp->origin[i]);
+        }
+    }
   /* The slirp4netns port driver is slirp4netns's hostfwd API: pasta has none. */
   if (strcmp (c->net, "pasta") == 0 && strcmp (c->port_driver, "slirp4netns") == 0)
     {
@@ -817,6 +854,22 @@ mark_auto (struct conf_priv *cp, int i, const char *value)
   free (cp->origin[i]);
   cp->origin[i] = o;
   cp->is_auto[i] = true;
+}
+
+int
+conf_override (struct rdind_conf *c, const char *section, const char *key, const char *value, const char *origin,
+               rdind_error_t *err)
+{
+  struct conf_priv *cp = (struct conf_priv *) c;
+  int i = find_key (section, key);
+  if (i < 0)
+    return rdind_make_error (err, 0, "no key [%s] %s", section, key);
+  if (set_value (cp, (size_t) i, value, err) < 0)
+    return -1;
+  free (cp->origin[i]);
+  cp->origin[i] = xstrdup (origin);
+  cp->is_auto[i] = false;
+  return 0;
 }
 
 void

@@ -88,6 +88,14 @@ struct rdind_conf
   char **namespaces;        /* pid (always), uts, ipc, cgroup */
 
   /* [policy] for every peer; [policy.PEER] sections give peers their own */
+  /* [cache] */
+  char *cache_dir;             /* "" = off; else slots dir/slot-N are data roots */
+  uint64_t cache_slots;
+  uint64_t cache_max_size;     /* bytes; 0 = no cap */
+  char *cache_drop_tags;       /* yes | no */
+  char *cache_registry_mirror; /* "" or URL */
+  char **cache_insecure_registries;
+
   struct conf_policy policy;
   struct conf_peer_policy *peer_policies;
   size_t n_peer_policies;
@@ -130,6 +138,10 @@ void conf_print (const struct rdind_conf *conf, FILE *out);
 /* Resolves the "auto" paths (certdir, data_root, state_dir) for the current
  * user; call after any privilege drop.  Results are absolute. */
 void conf_resolve_paths (struct rdind_conf *conf);
+/* Sets [SECTION] KEY to VALUE (checked as the file's would be), shown with
+ * ORIGIN by `rdind config` and in the launcher's copy. */
+int conf_override (struct rdind_conf *conf, const char *section, const char *key, const char *value,
+                   const char *origin, rdind_error_t *err);
 /* True when this process looks like it runs in a container. */
 bool conf_in_container (void);
 

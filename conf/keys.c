@@ -68,6 +68,18 @@ const struct key_def conf_keys[] = {
   { "launcher", "namespaces", V_NSLIST, O (namespaces), "pid,uts,ipc", NULL, 0, 0,
     "namespaces besides user, mount and network: pid (required), uts, ipc, cgroup" },
 
+  { "cache", "dir", V_PATH_OPT, O (cache_dir), "", NULL, 0, 0,
+    "persistent directory of layer-cache slots (empty: off); a daemon locks a free dir/slot-N as its data root" },
+  { "cache", "slots", V_UINT, O (cache_slots), "4", NULL, 1, 64, "most slots under cache.dir" },
+  { "cache", "max_size", V_UINT, O (cache_max_size), "0", NULL, 0, 0,
+    "prune a slot to this size before the endpoint opens (K/M/G/T suffixes; 0: no cap)" },
+  { "cache", "drop_tags", V_ENUM, O (cache_drop_tags), "no", "no|yes", 0, 0,
+    "untag cached images at start, so every FROM and pull re-resolves while layers are reused" },
+  { "cache", "registry_mirror", V_URL_OPT, O (cache_registry_mirror), "", NULL, 0, 0,
+    "registry mirror for dockerd and its BuildKit (http(s)://host[:port])" },
+  { "cache", "insecure_registries", V_REGISTRIES, O (cache_insecure_registries), "", NULL, 0, 0,
+    "registries reached over plain HTTP (host:port or CIDR), such as a local mirror" },
+
   { "policy", "enabled", V_ENUM, O (policy.enabled), "no", "no|yes", 0, 0,
     "inspect API requests (container create/update, exec, volume create, image pull) before dockerd" },
   { "policy", "allow_binds", V_ABSPATHS, O (policy.allow_binds), "", NULL, 0, 0,
@@ -89,7 +101,7 @@ const struct key_def conf_keys[] = {
 };
 
 const size_t conf_n_keys = ARRAY_SIZE (conf_keys);
-const char *const conf_sections[] = { "sidecar", "tls", "launcher", "policy" };
+const char *const conf_sections[] = { "sidecar", "tls", "launcher", "cache", "policy" };
 const size_t conf_n_sections = ARRAY_SIZE (conf_sections);
 
 _Static_assert(ARRAY_SIZE (conf_keys) <= CONF_MAX_KEYS, "raise CONF_MAX_KEYS in conf-int.h");

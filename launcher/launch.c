@@ -12,6 +12,8 @@
  */
 #include "config.h"
 
+#include <jansson.h>
+
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
@@ -323,12 +325,16 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
         free (steal_pointer (&s));
       }
   }
-  /* With the API policy denying host namespaces to any peer, BuildKit
-   * must refuse the network.host entitlement (`docker buildx build
-   * --network host` asks for it over /grpc, where the endpoint cannot read
-   * it) and security.insecure: dockerd's builder is told so in a config
-   * file of rdind's.  A --config-file in dockerd_args is the user's to
-   * keep: then the log says what it must hold. */
+  /* dockerd's own configuration file, written by rdind when it has
+   * something to say there:
+   *  - with the API policy denying host namespaces to any peer, BuildKit
+   *    must refuse the network.host entitlement (`docker buildx build
+   *    --network host` asks for it over /grpc, where the endpoint cannot
+   *    read it) and security.insecure;
+   *  - [cache] registry_mirror and insecure_registries, which dockerd's
+   *    BuildKit takes from the daemon as well.
+   * A --config-file in dockerd_args is the user's to keep: then the log
+   * says what it must hold. */
   {
     bool deny_host = conf_yes (conf->policy.enabled) && !conf_yes (conf->policy.allow_host_namespaces);
     bool user_cfg = false;
@@ -336,22 +342,43 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       deny_host |= !conf_yes (conf->peer_policies[i].policy.allow_host_namespaces);
     for (char **a = conf->dockerd_args; a && *a; a++)
       user_cfg |= strncmp (*a, "--config-file", 13) == 0;
-    if (deny_host && user_cfg)
-      log_warn ("dockerd_args has --config-file: it must hold builder.Entitlements.network-host = false, or "
-                "BuildKit builds may use the daemon's network namespace",
-                "%s", "");
-    else if (deny_host)
+    json_t *cfg = json_object ();
+    if (deny_host)
+      json_object_set_new (cfg, "builder",
+                           json_pack ("{s:{s:b,s:b}}", "Entitlements", "network-host", 0, "security-insecure", 0));
+    if (conf->cache_registry_mirror && *conf->cache_registry_mirror)
+      json_object_set_new (cfg, "registry-mirrors", json_pack ("[s]", conf->cache_registry_mirror));
+    if (conf->cache_insecure_registries && *conf->cache_insecure_registries)
       {
-        static const char json[] = "{\"builder\": {\"Entitlements\": {\"network-host\": false, "
-                                    "\"security-insecure\": false}}}\n";
-        cleanup_free char *cfg = NULL;
-        xasprintf (&cfg, "%s/daemon.json", conf->state_dir);
-        if (write_file_atomic (cfg, json, sizeof json - 1, 0600, &err) < 0)
-          return rdind_error_report (&err, 1);
-        xasprintf (&s, "--config-file=%s", cfg);
+        json_t *a = json_array ();
+        for (char **r = conf->cache_insecure_registries; *r; r++)
+          json_array_append_new (a, json_string (*r));
+        json_object_set_new (cfg, "insecure-registries", a);
+      }
+    if (json_object_size (cfg) && user_cfg)
+      {
+        cleanup_free char *want = json_dumps (cfg, JSON_COMPACT);
+        log_warn ("dockerd_args has --config-file: it must hold what rdind would have written there",
+                  "settings=%s", log_quote (0, want ? want : "?"));
+      }
+    else if (json_object_size (cfg))
+      {
+        cleanup_free char *path = NULL;
+        char *text = json_dumps (cfg, JSON_INDENT (2));
+        int r;
+        xasprintf (&path, "%s/daemon.json", conf->state_dir);
+        r = write_file_atomic (path, text, strlen (text), 0600, &err);
+        free (text);
+        if (r < 0)
+          {
+            json_decref (cfg);
+            return rdind_error_report (&err, 1);
+          }
+        xasprintf (&s, "--config-file=%s", path);
         strv_append (&dargv, s);
         free (steal_pointer (&s));
       }
+    json_decref (cfg);
   }
   for (char **a = conf->dockerd_args; a && *a; a++)
     strv_append (&dargv, *a);

@@ -69,6 +69,13 @@ ping_finish (struct ping *p, bool ok)
   bool up = ok && S.launcher_running;
   if (up)
     last_ok_ms = uv_now (S.loop);
+  if (up && !S.listening && !S.cache_ready && S.conf->cache_dir && S.conf->cache_dir[0])
+    {
+      /* The slot is cleaned and pruned once, before the endpoint first
+       * opens: no job ever sees an earlier job's containers. */
+      S.cache_ready = true;
+      cache_prepare ();
+    }
   if (up && !S.listening)
     front_open_listener ();
   else if (!up && S.listening

@@ -64,6 +64,8 @@ struct sidecar
   bool launcher_running;
   int launcher_pid;
   uint64_t launcher_started_ms;
+  int cache_lock_fd; /* [cache]: the slot's lock, held (and inherited) for the daemon's life */
+  bool cache_ready;  /* the slot was prepared before the endpoint first opened */
   uint64_t backoff_ms;
 
   uv_timer_t ping_timer, restart_timer, cert_timer, stop_timer, name_timer, reap_timer;
@@ -107,6 +109,10 @@ bool sidecar_renewal_can_wait (const struct rdind_conf *conf, const struct rdind
 void sidecar_arm_cert_timer (time_t next_due);
 void sidecar_on_name_timer (uv_timer_t *t);
 void sidecar_reload (void);
+
+/* cache.c */
+int cache_take_slot (struct rdind_conf *conf, int *lock_fd, rdind_error_t *err);
+void cache_prepare (void);
 
 /* status.c */
 int status_open_listener (uv_tcp_t *h, rdind_error_t *err);

@@ -59,11 +59,15 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
     }
   memset (&S, 0, sizeof S);
   S.conf = conf;
+  S.cache_lock_fd = -1;
   log_set_source ("sidecar");
   if (sidecar_drop_privileges (conf, &S.userns_fd, &err) < 0)
     return rdind_error_report (&err, 1);
   if (S.userns_fd >= 0)
     setenv (LAUNCH_USERNS_FD_ENV, "3", 1);
+  /* [cache]: a locked slot is the data root (before anything reads it). */
+  if (cache_take_slot (conf, &S.cache_lock_fd, &err) < 0)
+    return rdind_error_report (&err, 1);
   /* No bind may show the certificates, dockerd's socket or its data,
    * whatever allow_binds says (paths are resolved by now). */
   {
@@ -159,6 +163,8 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
   free (S.sock_path);
   if (S.userns_fd >= 0)
     close (S.userns_fd);
+  if (S.cache_lock_fd >= 0)
+    close (S.cache_lock_fd);
   /* Every connection is gone, so no configuration is borrowed any more. */
   while (S.retired)
     {
