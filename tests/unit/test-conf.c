@@ -118,6 +118,26 @@ main (void)
   /* file errors */
   expect_err ("[tls]\nfoo = 1\n", noenv, ":2: unknown key 'foo' in [tls] (known keys: certdir,", "unknown key");
   expect_err ("[nope]\nx = 1\n", noenv, ":2: unknown section [nope]", "unknown section");
+  /* [cache] */
+  expect_ok ("[cache]\ndir = /var/cache/rdind\nslots = 8\nmax_size = 20G\ndrop_tags = yes\n"
+             "registry_mirror = http://198.18.0.2:5000\ninsecure_registries = 198.18.0.2:5000, 10.0.0.0/8\n",
+             noenv, "a full [cache] section");
+  {
+    cleanup_free char *path = write_ini ("[cache]\nmax_size = 20G\n[policy]\nmax_body = 64K\n");
+    struct rdind_conf *cc = NULL;
+    ok (conf_load_file (path, &cc, &err) == 0 && cc->cache_max_size == 20ull << 30 && cc->policy.max_body == 65536,
+        "sizes take K/M/G/T (20G, 64K)");
+    conf_free (cc);
+  }
+  expect_err ("[cache]\nmax_size = 20X\n", noenv, "a size may end in K, M, G or T", "max_size with a bad suffix");
+  expect_err ("[cache]\nslots = 0\n", noenv, "out of range", "slots = 0");
+  expect_err ("[cache]\nregistry_mirror = ftp://x\n", noenv, "not an http:// or https:// URL", "a mirror that is no URL");
+  expect_err ("[cache]\ninsecure_registries = http://x:5000\n", noenv, "no scheme", "an insecure registry with a scheme");
+  expect_err ("[cache]\ndir = /c\n[launcher]\ndata_root = /d\n", noenv, "remove data_root",
+              "data_root with a cache dir");
+  expect_ok ("[cache]\ndir = /c\n[launcher]\ndata_root = /c/slot-3\n", noenv,
+             "data_root that is a slot of the cache (the launcher's copy)");
+
   expect_err ("[launcher]\nnet = pasta\nport_driver = slirp4netns\n", noenv,
               ":3: [launcher] port_driver = slirp4netns needs net = slirp4netns", "pasta with the slirp4netns port driver");
   expect_err ("[launcher]\nnet = pasta\n", (char *[]){ "RDIND_LAUNCHER_PORT_DRIVER=slirp4netns", NULL },
