@@ -10,11 +10,15 @@
 #   max_size: the slot is pruned before the endpoint opens;
 #   a slot with truncated metadata is set aside with a log line, never
 #   served half-broken;
-#   data_root together with [cache] dir is refused with the fix.
+#   data_root together with [cache] dir is refused with the fix;
+#   a registry of the test's own (docker-registry in a namespace it
+#   creates): insecure_registries lets the daemon pull from it, drop_tags
+#   untags the pulled image at the next start while its layers stay (the
+#   next pull moves only the manifest), registry_mirror reaches dockerd.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 
 require_root
-require_cmd docker dockerd slirp4netns newuidmap busybox timeout flock python3
+require_cmd docker dockerd slirp4netns newuidmap busybox timeout flock python3 docker-registry ip curl
 ensure_test_user
 fix_tun
 [ -x "$RDIND" ] || fail "rdind not built at $RDIND"
@@ -128,3 +132,38 @@ check "its files are kept aside for a look" sh -c "ls -d '$CACHE'/slot-0.corrupt
 use bad
 check "the daemon serves a fresh slot" timeout 60 docker version
 stop bad
+
+# A registry of our own, in a namespace of our own.
+outside_ns rcac
+REG=198.18.0.2:5000
+mkdir -p "$T/registry"
+printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
+    "$T/registry" "$REG" >"$T/reg.yml"
+ip netns exec rcac docker-registry serve "$T/reg.yml" >"$T/registry.log" 2>&1 &
+on_exit "kill $!"
+wait_for 20 curl -sf "http://$REG/v2/" || fail "docker-registry did not start in the namespace"
+sent () { ip netns exec rcac cat /sys/class/net/rcac-n/statistics/tx_bytes; }
+rm -rf "$CACHE"/slot-0 "$CACHE"/slot-0.corrupt-*
+sidecar r1 RDIND_CACHE_INSECURE_REGISTRIES="$REG" RDIND_CACHE_DROP_TAGS=yes RDIND_CACHE_REGISTRY_MIRROR="http://$REG"
+ready r1
+use r1
+check "registry_mirror reaches dockerd (its /info)" sh -c "timeout 30 docker info --format '{{json .RegistryConfig.Mirrors}}' | grep -q '$REG'"
+timeout 60 docker tag bb "$REG/bb:1" 2>/dev/null || import_busybox "$REG/bb:1"
+check "insecure_registries: a push to the plain-HTTP registry works" sh -c "timeout 120 docker push '$REG/bb:1' >/dev/null"
+timeout 60 docker rmi "$REG/bb:1" >/dev/null 2>&1
+b0=$(sent)
+check "and a pull from it" sh -c "timeout 120 docker pull '$REG/bb:1' >/dev/null"
+full=$(( $(sent) - b0 ))
+stop r1
+sidecar r2 RDIND_CACHE_INSECURE_REGISTRIES="$REG" RDIND_CACHE_DROP_TAGS=yes
+ready r2
+use r2
+check "drop_tags: the pulled image's tag is gone at the next start" sh -c "! timeout 30 docker image inspect '$REG/bb:1' >/dev/null 2>&1"
+digest_kept () { timeout 30 docker images --digests --format '{{.Digest}}' | grep -q sha256; }
+check "drop_tags: the image stays, by digest" digest_kept
+b0=$(sent)
+check "drop_tags: the next pull re-resolves the tag" sh -c "timeout 120 docker pull '$REG/bb:1' >/dev/null"
+again=$(( $(sent) - b0 ))
+figure "registry bytes: first pull $full, pull after drop_tags $again"
+check "drop_tags: and moves only the manifest, not the layers ($again < $full / 4 bytes)" test "$again" -lt $(( full / 4 ))
+stop r2
