@@ -474,7 +474,26 @@ conf_new_defaults (void)
         abort (); /* the embedded defaults are valid by construction */
       cp->origin[i] = xstrdup ("default");
     }
+  /* The endpoint's default address depends on where we run. */
+  {
+    int i = find_key ("sidecar", "listen");
+    rdind_error_t e = NULL;
+    bool in = conf_in_container ();
+    if (set_value (cp, (size_t)i, conf_default_listen (in), &e) < 0)
+      abort ();
+    free (cp->origin[i]);
+    cp->origin[i] = xstrdup (in ? "default (in a container)" : "default (not in a container)");
+  }
   return cp;
+}
+
+const char *
+conf_default_listen (bool in_container)
+{
+  /* In a container, other containers (the CI job, the pod's steps) reach
+   * the endpoint over the container's network; on a developer's machine
+   * the daemon is theirs alone: loopback. */
+  return in_container ? "0.0.0.0:2376" : "127.0.0.1:2376";
 }
 
 static void
@@ -826,7 +845,11 @@ conf_resolve_paths (struct rdind_conf *c)
   if (c->certdir == NULL || *c->certdir == '\0')
     {
       free (c->certdir);
-      if (conf_in_container () || geteuid () == 0)
+      /* docker:dind's /certs is for root (the sidecar prepares it before
+       * dropping privileges), or for an account a container image gave a
+       * writable /certs; any other user (a developer in a devcontainer or
+       * toolbox, which look like containers) cannot create it. */
+      if (geteuid () == 0 || (conf_in_container () && access ("/certs", W_OK) == 0))
         c->certdir = xstrdup ("/certs");
       else
         {

@@ -13,3 +13,11 @@ if ENABLE_E2E
 TESTS += tests/e2e/contrib-image.sh
 endif
 EXTRA_DIST += tests/e2e/contrib-image.sh
+
+if ENABLE_E2E
+# The local sandbox as a developer uses it: rdind run by a non-root account
+# from the defaults, in a session of its own, stopped with Ctrl-C (about a
+# minute and a half).
+TESTS += tests/e2e/sandbox.sh
+endif
+EXTRA_DIST += tests/e2e/sandbox.sh tests/e2e/unix-call.c

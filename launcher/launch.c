@@ -207,7 +207,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   cleanup_strv char **hargv = NULL;
   cleanup_strv char **hide = NULL;
   char *slirp_args[3] = { NULL, NULL, NULL };
-  int userns_fd;
+  int userns_fd, lock_fds[2] = { -1, -1 };
 
   for (int i = 1; i < argc; i++)
     {
@@ -261,8 +261,21 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
     return rdind_error_report (&err, 2);
   if (mkdir_p (conf->state_dir, 0700, &err) < 0 || mkdir_p (conf->data_root, 0700, &err) < 0)
     return rdind_error_report (&err, 1);
+  /* Held until dockerd is gone: rdind-launch keeps these fds (not
+   * close-on-exec) and init inherits them. */
+  if (launch_lock_dir (conf->state_dir, "launcher.state_dir", &lock_fds[0], &err) < 0
+      || launch_lock_dir (conf->data_root, "launcher.data_root", &lock_fds[1], &err) < 0)
+    return rdind_error_report (&err, 1);
   if (launch_hide_paths (conf->certdir, conf->state_dir, conf->data_root, &hide, &err) < 0)
     return rdind_error_report (&err, 2);
+  {
+    cleanup_free char *priv = NULL;
+    char rp[PATH_MAX];
+    xasprintf (&priv, "%s/" LAUNCH_PRIVATE_DIR, conf->state_dir);
+    if (mkdir_p (priv, 0700, &err) < 0)
+      return rdind_error_report (&err, 1);
+    strv_append (&hide, realpath (priv, rp) ? rp : priv);
+  }
   xasprintf (&rkdir, "%s/rootlesskit", conf->state_dir);
   xasprintf (&exec_root, "%s/exec", conf->state_dir);
   xasprintf (&pidfile, "%s/docker.pid", conf->state_dir);
@@ -397,6 +410,9 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
                         userns_fd);
       return rdind_error_report (&err, 1);
     }
+  for (int i = 0; i < 2; i++)
+    if (lock_fds[i] >= 0)
+      fcntl (lock_fds[i], F_SETFD, 0);
   fflush (stdout);
   fflush (stderr);
   /* Its environment is dockerd's: DENV carries nothing of ours. */

@@ -25,6 +25,14 @@ char *launch_docker_sock_path (const struct rdind_conf *conf);
  * FAILs. */
 int launch_doctor_run (struct rdind_conf *conf, bool json, bool prepared_userns, FILE *out);
 
+/* One rdind per state_dir and per data_root (two dockerds on one data
+ * root corrupt it, and the second replaces the first's docker.sock): takes
+ * DIR/rdind.lock with flock, writes our pid in it and returns the fd that
+ * holds it (*FD; -1 when our parent, the sidecar that started this
+ * launcher, holds it for us).  Fails with a one-line error naming the
+ * running pid and KEY, the setting to change. */
+int launch_lock_dir (const char *dir, const char *key, int *fd, rdind_error_t *err);
+
 /* --- helpers shared by launch.c, doctor.c and the unit tests --- */
 
 /* Looks up USER (or the decimal UID) in a subuid/subgid file: first range

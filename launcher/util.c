@@ -12,6 +12,7 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -494,4 +495,39 @@ launch_hide_paths (const char *certdir, const char *state_dir, const char *data_
     }
   strv_append (out, c);
   return 0;
+}
+
+int
+launch_lock_dir (const char *dir, const char *key, int *fd, rdind_error_t *err)
+{
+  cleanup_free char *path = NULL;
+  cleanup_close int lfd = -1;
+  char buf[32];
+  ssize_t n;
+  long pid;
+
+  *fd = -1;
+  xasprintf (&path, "%s/rdind.lock", dir);
+  lfd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lfd < 0)
+    return rdind_make_error (err, errno, "open %s (the lock of %s)", path, key);
+  if (flock (lfd, LOCK_EX | LOCK_NB) == 0)
+    {
+      snprintf (buf, sizeof buf, "%ld\n", (long) getpid ());
+      if (ftruncate (lfd, 0) < 0 || pwrite (lfd, buf, strlen (buf), 0) < 0)
+        return rdind_make_error (err, errno, "write %s", path);
+      *fd = steal_fd (&lfd);
+      return 0;
+    }
+  if (errno != EWOULDBLOCK)
+    return rdind_make_error (err, errno, "lock %s", path);
+  n = pread (lfd, buf, sizeof buf - 1, 0);
+  buf[n > 0 ? n : 0] = '\0';
+  pid = strtol (buf, NULL, 10);
+  if (pid > 0 && pid == (long) getppid ())
+    return 0;
+  return rdind_make_error (err, 0,
+                           "another rdind (pid %ld) is running on %s = %s: stop it first, or give "
+                           "this one its own %s",
+                           pid, key, dir, key);
 }

@@ -29,7 +29,7 @@ check "no command exits 2" [ $rc = 2 ]
 # Embedded defaults with no file at all.
 "$RDIND" config >"$T/o" 2>&1; rc=$?
 check "config runs with no file" [ $rc = 0 ]
-check "defaults shown with origin" grep -qE '^listen = 0\.0\.0\.0:2376 +; default$' "$T/o"
+check "defaults shown with origin" grep -qE '^listen = (0\.0\.0\.0:2376 +; default \(in a container\)|127\.0\.0\.1:2376 +; default \(not in a container\))$' "$T/o"
 check "no file reported" grep -q 'file: none' "$T/o"
 
 # XDG location, then RDIND_CONFIG, then --config.
