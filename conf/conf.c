@@ -656,6 +656,39 @@ env_name (const struct key_def *k)
   return s;
 }
 
+/* RDIND_* variables that are not settings: rdind's own plumbing
+ * (RDIND_CONFIG, RDIND_USERNS_FD set by the sidecar for the launcher, the
+ * docker proxy paths) and those of the tests and scripts. */
+static bool
+env_not_a_setting (const char *name)
+{
+  static const char *const exact[] = { "RDIND_CONFIG",      "RDIND_USERNS_FD",   "RDIND_DOCKER_PROXY",
+                                       "RDIND_REAL_DOCKER_PROXY", "RDIND_LIBS", "RDIND_EXT_LIBS",
+                                       "RDIND_WARN_CFLAGS" };
+  static const char *const prefix[] = { "RDIND_TEST_", "RDIND_E2E_", "RDIND_NO_", "RDIND_SKIP_" };
+  for (size_t i = 0; i < ARRAY_SIZE (exact); i++)
+    if (strcmp (name, exact[i]) == 0)
+      return true;
+  for (size_t i = 0; i < ARRAY_SIZE (prefix); i++)
+    if (strncmp (name, prefix[i], strlen (prefix[i])) == 0)
+      return true;
+  return false;
+}
+
+static char *
+known_sections (void)
+{
+  char *s = xstrdup ("");
+  for (size_t j = 0; j < conf_n_sections; j++)
+    {
+      char *n = NULL;
+      xasprintf (&n, "%s%s%s", s, j ? ", " : "", conf_sections[j]);
+      free (s);
+      s = n;
+    }
+  return s;
+}
+
 int
 conf_apply_env (struct rdind_conf *c, char **envp, rdind_error_t *err)
 {
@@ -690,7 +723,21 @@ conf_apply_env (struct rdind_conf *c, char **envp, rdind_error_t *err)
             sec = conf_sections[j];
         }
       if (sec == NULL)
-        continue;
+        {
+          /* A typo in the section (RDIND_SIDCAR_LISTEN) must not be
+           * ignored silently any more than one in the key: every RDIND_
+           * name is refused except those rdind, its tests and its scripts
+           * use for other things. */
+          if (strncmp (name, "RDIND_", 6) == 0 && !env_not_a_setting (name))
+            {
+              cleanup_free char *secs = known_sections ();
+              return rdind_make_error (err, 0,
+                                       "environment variable %s: no such section (sections: %s; the "
+                                       "variable is RDIND_<SECTION>_<KEY> in capitals)",
+                                       name, secs);
+            }
+          continue;
+        }
       for (size_t i = 0; i < conf_n_keys; i++)
         {
           cleanup_free char *n = env_name (&conf_keys[i]);

@@ -181,6 +181,12 @@ main (void)
     expect_err ("", env3, "DOCKER_TLS_CERTDIR is empty", "empty DOCKER_TLS_CERTDIR refused");
     char *env4[] = { "RDIND_CONFIG=/x", "RDIND=/bin/rdind", "RDIND_DOCKER_PROXY=/x", "DOCKER_HOST=tcp://x:1", NULL };
     expect_ok ("", env4, "non-setting RDIND_* and DOCKER_HOST are ignored");
+    char *env5[] = { "RDIND_SIDCAR_LISTEN=127.0.0.1:1", NULL };
+    expect_err ("", env5, "environment variable RDIND_SIDCAR_LISTEN: no such section (sections: sidecar,",
+                "a typo in the section names the variable");
+    char *env6[] = { "RDIND_USERNS_FD=3", "RDIND_REAL_DOCKER_PROXY=/x", "RDIND_E2E_USER=u",
+                     "RDIND_TEST_ENV=A=1", "RDIND_NO_ASAN=1", "RDIND_SKIP_DEPS=1", NULL };
+    expect_ok ("", env6, "the RDIND_* variables of rdind's plumbing, tests and scripts are ignored");
   }
 
   /* precedence: env > DOCKER_TLS_CERTDIR > file > default */
