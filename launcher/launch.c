@@ -112,10 +112,11 @@ launch_subid_require (const char *file, const char *user, uid_t uid, uint64_t *s
   if (r < 0)
     return r;
   if (r == 0)
-    return rdind_make_error (err, 0,
-                             "%s has no range for user %s: add one with `usermod --add-subuids "
-                             "100000-165535 --add-subgids 100000-165535 %s` (as root)",
-                             file, user ? user : "?", user ? user : "USER");
+    {
+      cleanup_free char *fix = launch_subid_advice (user, NULL);
+      return rdind_make_error (err, 0, "%s has no range for user %s: add a free one with `%s` (as root)",
+                               file, user ? user : "?", fix);
+    }
   if (*count < 65536)
     return rdind_make_error (err, 0, "%s gives user %s only %llu ids; dockerd's images need 65536: widen the range to 65536",
                              file, user ? user : "?", (unsigned long long) *count);

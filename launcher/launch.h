@@ -44,6 +44,14 @@ int launch_subid_lookup (const char *file, const char *user, uid_t uid,
  * range or fewer than the 65536 ids dockerd's images need. */
 int launch_subid_require (const char *file, const char *user, uid_t uid, uint64_t *start,
                           uint64_t *count, rdind_error_t *err);
+/* The lowest start (from 100000, useradd's SUB_UID_MIN) of COUNT ids that
+ * no range of SUBUID or SUBGID (file contents, any owner; NULL for none)
+ * overlaps; 0 when none fits in 32 bits. */
+uint64_t launch_subid_free (const char *subuid, const char *subgid, uint64_t count);
+/* "usermod --add-subuids S-E --add-subgids S-E USER" with a free range of
+ * 65536 read from /etc/subuid and /etc/subgid; WHICH "subuid" or "subgid"
+ * for that flag alone. */
+char *launch_subid_advice (const char *user, const char *which);
 /* Same over in-memory file contents (unit-testable). */
 int launch_subid_parse (const char *content, const char *user, uid_t uid,
                         uint64_t *start, uint64_t *count);

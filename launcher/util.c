@@ -69,6 +69,73 @@ launch_subid_parse (const char *content, const char *user, uid_t uid, uint64_t *
   return 0;
 }
 
+/* Adds to RANGES (pairs of start, end) every range of CONTENT, whoever
+ * owns it. */
+static void
+subid_ranges (const char *content, uint64_t **ranges, size_t *n)
+{
+  for (const char *line = content; line && *line;)
+    {
+      const char *eol = strchr (line, '\n');
+      cleanup_free char *l = xstrndup (line, eol ? (size_t) (eol - line) : strlen (line));
+      unsigned long long s, c;
+      char *c1 = strchr (l, ':');
+
+      line = eol ? eol + 1 : NULL;
+      if (l[0] == '#' || c1 == NULL || sscanf (c1 + 1, "%llu:%llu", &s, &c) != 2)
+        continue;
+      *ranges = xrealloc (*ranges, (*n + 2) * sizeof **ranges);
+      (*ranges)[(*n)++] = s;
+      (*ranges)[(*n)++] = s + c;
+    }
+}
+
+uint64_t
+launch_subid_free (const char *subuid, const char *subgid, uint64_t count)
+{
+  cleanup_free uint64_t *r = NULL;
+  size_t n = 0;
+  uint64_t start = 100000; /* useradd's SUB_UID_MIN */
+  bool moved = true;
+
+  subid_ranges (subuid, &r, &n);
+  subid_ranges (subgid, &r, &n);
+  while (moved)
+    {
+      moved = false;
+      for (size_t i = 0; i < n; i += 2)
+        if (r[i] < start + count && start < r[i + 1])
+          {
+            start = r[i + 1];
+            moved = true;
+          }
+    }
+  /* ids are 32 bits and (uid_t)-1 is "no id". */
+  return start + count <= 0xffffffffULL ? start : 0;
+}
+
+char *
+launch_subid_advice (const char *user, const char *which)
+{
+  cleanup_free char *u = NULL, *g = NULL;
+  size_t len;
+  unsigned long long s, e;
+  char *out = NULL;
+
+  read_file ("/etc/subuid", &u, &len, NULL);
+  read_file ("/etc/subgid", &g, &len, NULL);
+  s = launch_subid_free (u, g, 65536);
+  if (s == 0)
+    s = 100000;
+  e = s + 65535;
+  if (which)
+    xasprintf (&out, "usermod --add-%ss %llu-%llu %s", which, s, e, user ? user : "USER");
+  else
+    xasprintf (&out, "usermod --add-subuids %llu-%llu --add-subgids %llu-%llu %s", s, e, s, e,
+               user ? user : "USER");
+  return out;
+}
+
 int
 launch_subid_lookup (const char *file, const char *user, uid_t uid, uint64_t *start,
                      uint64_t *count, rdind_error_t *err)
