@@ -101,6 +101,44 @@ check_listen (const char *listen, rdind_error_t *err)
   return 0;
 }
 
+void
+sidecar_announce_ready (void)
+{
+  cleanup_free char *host = NULL, *addr = NULL, *certs = NULL;
+  uint16_t port = 0;
+  rdind_error_t err = NULL;
+
+  S.announced = true;
+  if (conf_parse_hostport (S.conf->listen, &host, &port, &err) < 0)
+    {
+      rdind_error_release (&err);
+      return;
+    }
+  /* A wildcard address is reached through loopback from this machine. */
+  if (host[0] == '\0' || strcmp (host, "0.0.0.0") == 0)
+    xasprintf (&addr, "127.0.0.1:%u", (unsigned)port);
+  else if (strcmp (host, "::") == 0)
+    xasprintf (&addr, "[::1]:%u", (unsigned)port);
+  else if (strchr (host, ':'))
+    xasprintf (&addr, "[%s]:%u", host, (unsigned)port);
+  else
+    xasprintf (&addr, "%s:%u", host, (unsigned)port);
+  xasprintf (&certs, "%s/client", S.conf->certdir);
+  log_info ("ready", "docker_host=tcp://%s docker_tls_verify=1 docker_cert_path=%s", addr,
+            log_quote (0, certs));
+  if (!S.as_user)
+    return;
+  fprintf (stderr,
+           "\nrdind is ready. In another terminal:\n"
+           "  export DOCKER_HOST=tcp://%s\n"
+           "  export DOCKER_TLS_VERIFY=1\n"
+           "  export DOCKER_CERT_PATH=%s\n"
+           "  docker run --rm -it busybox sh\n"
+           "Stop it with Ctrl-C.\n\n",
+           addr, certs);
+  fflush (stderr);
+}
+
 static int
 launch_lock_dir_p (const char *dir, const char *key, int *fd, rdind_error_t *err)
 {
@@ -129,6 +167,7 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
     }
   memset (&S, 0, sizeof S);
   S.conf = conf;
+  S.as_user = geteuid () != 0;
   log_set_source ("sidecar");
   if (sidecar_drop_privileges (conf, &S.userns_fd, &err) < 0)
     return rdind_error_report (&err, 1);
