@@ -1,9 +1,12 @@
-/* rdind - init: pid 1 of the launcher's new namespaces, part of rdind-launch.
+/* rdind - init: pid 1 of the launcher's new namespaces, part of rdind-launch,
+ * and the outer process that creates it.
  *
- * Forked by the launcher parent (run.c) into new user (or the sidecar's),
- * mount, network and pid namespaces: waits for its id maps, becomes root of
- * the namespace, prepares the mounts dockerd expects (a root without the
- * sidecar's secrets, own /proc and /sys, copied-up /etc and /run,
+ * The outer process (launch_outer_main) sits in a user namespace of the
+ * launcher's (mapped with newuidmap) or the sidecar's: it masks certdir in
+ * its own mount namespace, then creates init in user, mount, network and
+ * pid namespaces nested below, so the masks are locked for the daemon.
+ * init waits for the launcher's go, becomes root of the namespace, prepares
+ * the mounts dockerd expects (own /proc and /sys, copied-up /etc and /run,
  * resolv.conf pointing at slirp4netns), waits for the network, then forks
  * dockerd and stays as a minimal pid 1. */
 #include "config.h"

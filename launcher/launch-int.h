@@ -155,7 +155,7 @@ struct launch_init
   const char *docker_sock;
   const char *dns;
   int ns_flags;        /* CLONE_NEW* of the namespaces below the user namespace */
-  char **hide;         /* absolute paths the daemon's root must not contain */
+  char **hide;         /* absolute paths masked from the daemon (locked mounts) */
   int portd_fd;        /* the native port driver's helper end, or -1 */
 };
 

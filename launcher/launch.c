@@ -6,7 +6,8 @@
  * that stays resident while dockerd runs, with those settings:
  *   rdind-launch (host namespaces: id maps, slirp4netns, port API, signals)
  *    ├─ slirp4netns  (joins the child's netns; exits with us via --exit-fd)
- *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces: mounts,
+ *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces, nested in
+ *        │            an outer user namespace that masks certdir: mounts,
  *        │            reaps, forwards signals; its exit kills the namespace)
  *        └─ dockerd  (rootless mode, unix socket only)
  */

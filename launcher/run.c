@@ -9,11 +9,13 @@
  * Process tree (no rootlesskit binary at run time):
  *   rdind-launch (host namespaces: id maps, slirp4netns, port API, signals,
  *    │            dockerd's output re-logged)
+ *    ├─ (rdind-outer, gone once init runs: in the outer user namespace, it
+ *    │   masks certdir in its mount namespace and creates init below it)
  *    ├─ slirp4netns  (joins the child's netns; exits with us via --exit-fd)
  *    │  or pasta     (the same, --foreground; PDEATHSIG and SIGTERM end it)
- *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces, init.c:
- *        │            mounts, reaps, forwards signals; its exit kills the
- *        │            namespace)
+ *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces nested in
+ *        │            the outer ones, init.c: mounts, reaps, forwards
+ *        │            signals; its exit kills the namespace)
  *        └─ dockerd  (rootless mode, unix socket only)
  *
  * Our environment is dockerd's: the front built it. */

@@ -533,7 +533,7 @@ path_within (const char *a, const char *b)
 
 /* The certdir holds the CA key, the server key and every peer's client key:
  * the daemon needs none of them, and anything the daemon can see a job can
- * bind into a container.  So the daemon's root leaves certdir out (init.c);
+ * bind into a container.  So the daemon's mount namespace masks certdir (init.c);
  * that cannot work when certdir and the daemon's own directories nest. */
 int
 launch_hide_paths (const char *certdir, const char *state_dir, const char *data_root, char ***out,
