@@ -209,7 +209,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   cleanup_strv char **hargv = NULL;
   cleanup_strv char **hide = NULL;
   char *slirp_args[3] = { NULL, NULL, NULL };
-  int userns_fd, lock_fds[2] = { -1, -1 };
+  int userns_fd, lock_fds[3] = { -1, -1, -1 };
 
   for (int i = 1; i < argc; i++)
     {
@@ -267,6 +267,13 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
    * close-on-exec) and init inherits them. */
   if (launch_lock_dir (conf->state_dir, "launcher.state_dir", &lock_fds[0], &err) < 0
       || launch_lock_dir (conf->data_root, "launcher.data_root", &lock_fds[1], &err) < 0)
+    return rdind_error_report (&err, 1);
+  /* The sidecar's lock covers its launchers; this one covers a launcher
+   * still stopping its dockerd after its sidecar was killed, when a new
+   * sidecar has already taken the state (the new launcher fails and its
+   * sidecar retries with its backoff). */
+  if (launch_lock_file (conf->state_dir, "rdind-launch.lock", "launcher.state_dir", false, &lock_fds[2],
+                        &err) < 0)
     return rdind_error_report (&err, 1);
   if (launch_hide_paths (conf->certdir, conf->state_dir, conf->data_root, &hide, &err) < 0)
     return rdind_error_report (&err, 2);
@@ -412,7 +419,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
                         userns_fd);
       return rdind_error_report (&err, 1);
     }
-  for (int i = 0; i < 2; i++)
+  for (size_t i = 0; i < ARRAY_SIZE (lock_fds); i++)
     if (lock_fds[i] >= 0)
       fcntl (lock_fds[i], F_SETFD, 0);
   fflush (stdout);

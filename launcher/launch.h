@@ -32,6 +32,9 @@ int launch_doctor_run (struct rdind_conf *conf, bool json, bool prepared_userns,
  * launcher, holds it for us).  Fails with a one-line error naming the
  * running pid and KEY, the setting to change. */
 int launch_lock_dir (const char *dir, const char *key, int *fd, rdind_error_t *err);
+/* The same with lock file NAME; PARENT_OK: our parent holding it is fine. */
+int launch_lock_file (const char *dir, const char *name, const char *key, bool parent_ok, int *fd,
+                      rdind_error_t *err);
 
 /* --- helpers shared by launch.c, doctor.c and the unit tests --- */
 

@@ -567,6 +567,13 @@ launch_hide_paths (const char *certdir, const char *state_dir, const char *data_
 int
 launch_lock_dir (const char *dir, const char *key, int *fd, rdind_error_t *err)
 {
+  return launch_lock_file (dir, "rdind.lock", key, true, fd, err);
+}
+
+int
+launch_lock_file (const char *dir, const char *name, const char *key, bool parent_ok, int *fd,
+                  rdind_error_t *err)
+{
   cleanup_free char *path = NULL;
   cleanup_close int lfd = -1;
   char buf[32];
@@ -574,7 +581,7 @@ launch_lock_dir (const char *dir, const char *key, int *fd, rdind_error_t *err)
   long pid;
 
   *fd = -1;
-  xasprintf (&path, "%s/rdind.lock", dir);
+  xasprintf (&path, "%s/%s", dir, name);
   lfd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
   if (lfd < 0)
     return rdind_make_error (err, errno, "open %s (the lock of %s)", path, key);
@@ -591,7 +598,7 @@ launch_lock_dir (const char *dir, const char *key, int *fd, rdind_error_t *err)
   n = pread (lfd, buf, sizeof buf - 1, 0);
   buf[n > 0 ? n : 0] = '\0';
   pid = strtol (buf, NULL, 10);
-  if (pid > 0 && pid == (long) getppid ())
+  if (parent_ok && pid > 0 && pid == (long) getppid ())
     return 0;
   return rdind_make_error (err, 0,
                            "another rdind (pid %ld) is running on %s = %s: stop it first, or give "

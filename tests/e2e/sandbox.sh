@@ -16,7 +16,9 @@
 #     SIGTERM (exit code 7 from its trap, not 137 or 255); a second Ctrl-C
 #     forces and says so;
 #   - a second instance on the same state_dir or data_root, and a taken
-#     listen address, are refused before anything starts, in one line.
+#     listen address, are refused before anything starts, in one line; a
+#     new sidecar started while a killed one's launcher still stops dockerd
+#     waits for it.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 
 require_root
@@ -173,6 +175,19 @@ check "a taken listen address exits 2" test "$rc" = 2
 check "... in one line" one_line "$out"
 check "... naming the address and the key" has "127.0.0.1:$PORT.*RDIND_SIDECAR_LISTEN" "$out"
 check "... before any certificate is issued" test ! -e "$H/c3"
+
+# --- a killed sidecar: its launcher still stops dockerd; a new sidecar's
+# launcher waits for it instead of starting a second dockerd on the state ---
+timeout 60 docker run -d --name stubborn1 bb sh -c 'trap "" TERM; while :; do sleep 0.2; done' >/dev/null ||
+    fail "docker run -d stubborn1"
+old_launcher=$(pgrep -u "$E2E_USER" -x rdind-launch | head -1)
+[ -n "$old_launcher" ] || fail "no rdind-launch running"
+kill -KILL "$SPID"; wait "$SPID" 2>/dev/null
+start_dev
+check "the new sidecar's launcher was refused while the old one stopped" \
+    grep -q "another rdind (pid $old_launcher) is running on launcher.state_dir" "$LOG"
+check "the old launcher is gone once the new one serves" sh -c "! kill -0 $old_launcher 2>/dev/null"
+check "one dockerd" test "$(pgrep -u "$E2E_USER" -x dockerd | wc -l)" = 1
 
 # --- a second Ctrl-C forces, and says so ---
 timeout 60 docker run -d --name stubborn bb sh -c 'trap "" TERM; while :; do sleep 0.2; done' >/dev/null ||
