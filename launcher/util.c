@@ -15,6 +15,7 @@
 #include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -564,6 +565,33 @@ launch_hide_paths (const char *certdir, const char *state_dir, const char *data_
   return 0;
 }
 
+/* The pid holding the flock of the file open on FD, from /proc/locks
+ * (matched by device and inode), else the pid written in the file; 0 when
+ * neither says. */
+static long
+flock_holder (int fd)
+{
+  struct stat st;
+  cleanup_file FILE *f = NULL;
+  char line[256], buf[32];
+  ssize_t n;
+
+  if (fstat (fd, &st) == 0 && (f = fopen ("/proc/locks", "re")) != NULL)
+    while (fgets (line, sizeof line, f))
+      {
+        long pid;
+        unsigned maj, min;
+        unsigned long long ino;
+        /* "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF"; waiters have "->". */
+        if (sscanf (line, "%*d: FLOCK %*s %*s %ld %x:%x:%llu", &pid, &maj, &min, &ino) == 4
+            && maj == major (st.st_dev) && min == minor (st.st_dev) && ino == (unsigned long long) st.st_ino)
+          return pid;
+      }
+  n = pread (fd, buf, sizeof buf - 1, 0);
+  buf[n > 0 ? n : 0] = '\0';
+  return strtol (buf, NULL, 10);
+}
+
 int
 launch_lock_dir (const char *dir, const char *key, int *fd, rdind_error_t *err)
 {
@@ -577,7 +605,6 @@ launch_lock_file (const char *dir, const char *name, const char *key, bool paren
   cleanup_free char *path = NULL;
   cleanup_close int lfd = -1;
   char buf[32];
-  ssize_t n;
   long pid;
 
   *fd = -1;
@@ -587,19 +614,24 @@ launch_lock_file (const char *dir, const char *name, const char *key, bool paren
     return rdind_make_error (err, errno, "open %s (the lock of %s)", path, key);
   if (flock (lfd, LOCK_EX | LOCK_NB) == 0)
     {
+      /* The pid is only for the message of whoever comes second: a full
+       * file system (faults-disk.sh) must not stop us here. */
       snprintf (buf, sizeof buf, "%ld\n", (long) getpid ());
-      if (ftruncate (lfd, 0) < 0 || pwrite (lfd, buf, strlen (buf), 0) < 0)
-        return rdind_make_error (err, errno, "write %s", path);
+      if (ftruncate (lfd, 0) == 0)
+        (void) !pwrite (lfd, buf, strlen (buf), 0);
       *fd = steal_fd (&lfd);
       return 0;
     }
   if (errno != EWOULDBLOCK)
     return rdind_make_error (err, errno, "lock %s", path);
-  n = pread (lfd, buf, sizeof buf - 1, 0);
-  buf[n > 0 ? n : 0] = '\0';
-  pid = strtol (buf, NULL, 10);
+  pid = flock_holder (lfd);
   if (parent_ok && pid > 0 && pid == (long) getppid ())
     return 0;
+  if (pid <= 0)
+    return rdind_make_error (err, 0,
+                             "another rdind is running on %s = %s: stop it first, or give this "
+                             "one its own %s",
+                             key, dir, key);
   return rdind_make_error (err, 0,
                            "another rdind (pid %ld) is running on %s = %s: stop it first, or give "
                            "this one its own %s",
