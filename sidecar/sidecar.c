@@ -87,8 +87,10 @@ check_listen (const char *listen, rdind_error_t *err)
       len = sizeof a.in6;
     }
   else
-    return rdind_make_error (err, 0, "sidecar.listen `%s` is not an IP address: set [sidecar] listen "
-                             "(RDIND_SIDECAR_LISTEN) to IP:PORT", listen);
+    return rdind_make_error (err, 0,
+                             "sidecar.listen `%s` is not an IP address: set [sidecar] listen "
+                             "(RDIND_SIDECAR_LISTEN) to IP:PORT",
+                             listen);
   fd = socket (a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0)
     return rdind_make_error (err, errno, "socket for sidecar.listen %s", listen);
