@@ -495,7 +495,26 @@ conf_new_defaults (void)
         abort (); /* the embedded defaults are valid by construction */
       cp->origin[i] = xstrdup ("default");
     }
+  /* The endpoint's default address depends on where we run. */
+  {
+    int i = find_key ("sidecar", "listen");
+    rdind_error_t e = NULL;
+    bool in = conf_in_container ();
+    if (set_value (cp, (size_t)i, conf_default_listen (in), &e) < 0)
+      abort ();
+    free (cp->origin[i]);
+    cp->origin[i] = xstrdup (in ? "default (in a container)" : "default (not in a container)");
+  }
   return cp;
+}
+
+const char *
+conf_default_listen (bool in_container)
+{
+  /* In a container, other containers (the CI job, the pod's steps) reach
+   * the endpoint over the container's network; on a developer's machine
+   * the daemon is theirs alone: loopback. */
+  return in_container ? "0.0.0.0:2376" : "127.0.0.1:2376";
 }
 
 static void
@@ -674,6 +693,39 @@ env_name (const struct key_def *k)
   return s;
 }
 
+/* RDIND_* variables that are not settings: rdind's own plumbing
+ * (RDIND_CONFIG, RDIND_USERNS_FD set by the sidecar for the launcher, the
+ * docker proxy paths) and those of the tests and scripts. */
+static bool
+env_not_a_setting (const char *name)
+{
+  static const char *const exact[]
+      = { "RDIND_CONFIG", "RDIND_USERNS_FD", "RDIND_DOCKER_PROXY", "RDIND_REAL_DOCKER_PROXY",
+          "RDIND_LIBS",   "RDIND_EXT_LIBS",  "RDIND_WARN_CFLAGS" };
+  static const char *const prefix[] = { "RDIND_TEST_", "RDIND_E2E_", "RDIND_NO_", "RDIND_SKIP_" };
+  for (size_t i = 0; i < ARRAY_SIZE (exact); i++)
+    if (strcmp (name, exact[i]) == 0)
+      return true;
+  for (size_t i = 0; i < ARRAY_SIZE (prefix); i++)
+    if (strncmp (name, prefix[i], strlen (prefix[i])) == 0)
+      return true;
+  return false;
+}
+
+static char *
+known_sections (void)
+{
+  char *s = xstrdup ("");
+  for (size_t j = 0; j < conf_n_sections; j++)
+    {
+      char *n = NULL;
+      xasprintf (&n, "%s%s%s", s, j ? ", " : "", conf_sections[j]);
+      free (s);
+      s = n;
+    }
+  return s;
+}
+
 int
 conf_apply_env (struct rdind_conf *c, char **envp, rdind_error_t *err)
 {
@@ -708,7 +760,21 @@ conf_apply_env (struct rdind_conf *c, char **envp, rdind_error_t *err)
             sec = conf_sections[j];
         }
       if (sec == NULL)
-        continue;
+        {
+          /* A typo in the section (RDIND_SIDCAR_LISTEN) must not be
+           * ignored silently any more than one in the key: every RDIND_
+           * name is refused except those rdind, its tests and its scripts
+           * use for other things. */
+          if (strncmp (name, "RDIND_", 6) == 0 && !env_not_a_setting (name))
+            {
+              cleanup_free char *secs = known_sections ();
+              return rdind_make_error (err, 0,
+                                       "environment variable %s: no such section (sections: %s; the "
+                                       "variable is RDIND_<SECTION>_<KEY> in capitals)",
+                                       name, secs);
+            }
+          continue;
+        }
       for (size_t i = 0; i < conf_n_keys; i++)
         {
           cleanup_free char *n = env_name (&conf_keys[i]);
@@ -879,7 +945,11 @@ conf_resolve_paths (struct rdind_conf *c)
   if (c->certdir == NULL || *c->certdir == '\0')
     {
       free (c->certdir);
-      if (conf_in_container () || geteuid () == 0)
+      /* docker:dind's /certs is for root (the sidecar prepares it before
+       * dropping privileges), or for an account a container image gave a
+       * writable /certs; any other user (a developer in a devcontainer or
+       * toolbox, which look like containers) cannot create it. */
+      if (geteuid () == 0 || (conf_in_container () && access ("/certs", W_OK) == 0))
         c->certdir = xstrdup ("/certs");
       else
         {

@@ -66,7 +66,7 @@ struct rdind_conf
   char *log_level;          /* debug, info, warn, error */
 
   /* [tls] */
-  char *certdir;            /* "" = auto: /certs in a container, $XDG_STATE_HOME/rdind/certs */
+  char *certdir;            /* "" = auto: /certs (root), $XDG_STATE_HOME/rdind/certs */
   uint64_t lifetime;        /* seconds, leaf certificates */
   uint64_t ca_lifetime;     /* seconds */
   enum conf_key_type key_type;
@@ -144,6 +144,9 @@ int conf_override (struct rdind_conf *conf, const char *section, const char *key
                    const char *origin, rdind_error_t *err);
 /* True when this process looks like it runs in a container. */
 bool conf_in_container (void);
+/* [sidecar] listen's default: 0.0.0.0:2376 in a container, else
+ * 127.0.0.1:2376. */
+const char *conf_default_listen (bool in_container);
 
 /* Pure validators, exported for unit tests and for rotkit's flags. */
 int conf_parse_duration (const char *s, uint64_t *out_seconds, rdind_error_t *err);

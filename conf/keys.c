@@ -13,7 +13,7 @@
 
 const struct key_def conf_keys[] = {
   { "sidecar", "listen", V_HOSTPORT, O (listen), "0.0.0.0:2376", NULL, 0, 0,
-    "TLS endpoint address, ip:port ([v6]:port for IPv6)" },
+    "TLS endpoint address, ip:port ([v6]:port for IPv6); default 0.0.0.0:2376 in a container, else 127.0.0.1:2376" },
   { "sidecar", "peers", V_PEERS, O (peers), "client", NULL, 0, 0,
     "client certificate names allowed to connect (comma separated)" },
   { "sidecar", "allow_from", V_ALLOW, O (allow_from), "", NULL, 0, 0,
@@ -34,7 +34,7 @@ const struct key_def conf_keys[] = {
     "log verbosity" },
 
   { "tls", "certdir", V_PATH_OPT, O (certdir), "", NULL, 0, 0,
-    "DOCKER_TLS_CERTDIR layout (empty: /certs in a container, else $XDG_STATE_HOME/rdind/certs)" },
+    "DOCKER_TLS_CERTDIR layout (empty: /certs for root or a writable /certs in a container, else $XDG_STATE_HOME/rdind/certs)" },
   { "tls", "lifetime", V_DURATION, O (lifetime), "24h", NULL, 300, 825 * 86400,
     "validity of server and client certificates" },
   { "tls", "ca_lifetime", V_DURATION, O (ca_lifetime), "30d", NULL, 600, 3650 * 86400,

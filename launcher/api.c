@@ -211,7 +211,7 @@ respond (int fd, int code, const char *body)
 {
   cleanup_free char *r = NULL;
   const char *reason = code == 200 ? "OK" : code == 201 ? "Created" : code == 400 ? "Bad Request"
-                    : code == 404 ? "Not Found" : code == 409 ? "Conflict" : "Internal Server Error";
+                    : code == 404 ? "Not Found" : code == 409 ? "Conflict" : code == 403 ? "Forbidden" : "Internal Server Error";
   xasprintf (&r,
              "HTTP/1.1 %d %s\r\nContent-Type: application/json\r\nContent-Length: %zu\r\n"
              "Connection: close\r\n\r\n%s",
@@ -415,6 +415,57 @@ ports_delete (struct launch_api *api, int fd, int id)
   respond_error (fd, 404, "no such port");
 }
 
+/* The parent pid of PID (in our pid namespace), or -1. */
+static pid_t
+proc_ppid (pid_t pid)
+{
+  char path[64], buf[512];
+  const char *p;
+  int ppid = -1;
+  cleanup_close int fd = -1;
+  ssize_t n;
+
+  snprintf (path, sizeof path, "/proc/%d/stat", (int) pid);
+  fd = open (path, O_RDONLY | O_CLOEXEC);
+  if (fd < 0 || (n = read (fd, buf, sizeof buf - 1)) <= 0)
+    return -1;
+  buf[n] = '\0';
+  /* "PID (COMM) STATE PPID ...": COMM may hold anything, even ") ". */
+  p = strrchr (buf, ')');
+  if (p == NULL || sscanf (p + 1, " %*c %d", &ppid) != 1)
+    return -1;
+  return ppid;
+}
+
+/* Whether the peer on FD is a child of dockerd (init's child named
+ * dockerd): rdind-docker-proxy, which dockerd runs for each published port.
+ * A container's processes descend from containerd's shims, never from
+ * dockerd, so a container that binds state_dir cannot publish host ports
+ * behind dockerd's back through this socket.  (One run with the daemon's
+ * pid namespace and --privileged can ptrace dockerd itself anyway.) */
+static bool
+peer_is_proxy (const struct launch_api *api, int fd)
+{
+  struct ucred cr;
+  socklen_t len = sizeof cr;
+  char path[64], comm[32] = "";
+  pid_t parent;
+  cleanup_close int cfd = -1;
+  ssize_t n;
+
+  if (getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) < 0 || cr.pid <= 0)
+    return false;
+  parent = proc_ppid (cr.pid);
+  if (parent <= 0 || proc_ppid (parent) != api->child_pid)
+    return false;
+  snprintf (path, sizeof path, "/proc/%d/comm", (int) parent);
+  cfd = open (path, O_RDONLY | O_CLOEXEC);
+  if (cfd < 0 || (n = read (cfd, comm, sizeof comm - 1)) <= 0)
+    return false;
+  comm[n] = '\0';
+  return strcmp (comm, "dockerd\n") == 0;
+}
+
 void
 launch_api_serve_one (struct launch_api *api)
 {
@@ -424,6 +475,15 @@ launch_api_serve_one (struct launch_api *api)
   if (fd < 0)
     return;
   req = read_msg (fd, true, NULL);
+  if (api->proxies_only && strncmp (req, "GET ", 4) != 0 && !peer_is_proxy (api, fd))
+    {
+      struct ucred cr = { 0 };
+      socklen_t len = sizeof cr;
+      getsockopt (fd, SOL_SOCKET, SO_PEERCRED, &cr, &len);
+      log_warn ("port API: refused a change from a process that is not dockerd's userland proxy",
+                "pid=%d", (int) cr.pid);
+      return respond_error (fd, 403, "only dockerd's userland proxy may change ports");
+    }
   launch_api_handle (api, fd, req);
 }
 

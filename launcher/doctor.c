@@ -430,7 +430,10 @@ check_subids (struct report *r, struct launch_ids *ids, bool *ok)
           else
             xasprintf (&d, "%s range for %s has %llu ids, 65536 needed", name, user,
                        (unsigned long long) *ct[i]);
-          xasprintf (&fix, "usermod --add-%ss 100000-165535 %s (as root)", name, user);
+          {
+            cleanup_free char *cmd = launch_subid_advice (user, name);
+            xasprintf (&fix, "%s (as root; a range no other account uses)", cmd);
+          }
           item (r, name, LAUNCH_DOCTOR_FAIL, d, fix);
         }
       else

@@ -1,9 +1,12 @@
-/* rdind - init: pid 1 of the launcher's new namespaces, part of rdind-launch.
+/* rdind - init: pid 1 of the launcher's new namespaces, part of rdind-launch,
+ * and the outer process that creates it.
  *
- * Forked by the launcher parent (run.c) into new user (or the sidecar's),
- * mount, network and pid namespaces: waits for its id maps, becomes root of
- * the namespace, prepares the mounts dockerd expects (a root without the
- * sidecar's secrets, own /proc and /sys, copied-up /etc and /run,
+ * The outer process (launch_outer_main) sits in a user namespace of the
+ * launcher's (mapped with newuidmap) or the sidecar's: it masks certdir in
+ * its own mount namespace, then creates init in user, mount, network and
+ * pid namespaces nested below, so the masks are locked for the daemon.
+ * init waits for the launcher's go, becomes root of the namespace, prepares
+ * the mounts dockerd expects (own /proc and /sys, copied-up /etc and /run,
  * resolv.conf pointing at slirp4netns), waits for the network, then forks
  * dockerd and stays as a minimal pid 1. */
 #include "config.h"
@@ -116,155 +119,96 @@ copy_up (const char *dir, const char *tmpbase, const char *const *skip, rdind_er
   return 0;
 }
 
-/* How PATH relates to the paths to hide: 2 it is one, 1 it holds one (an
- * ancestor), 0 neither. */
+/* Masks each path to hide (certdir: the CA key, the server key, every
+ * peer's client key; the launcher's private sockets) with an empty,
+ * read-only tmpfs.  This runs in the outer mount namespace, owned by a user
+ * namespace above the daemon's: when init's namespace is copied from it for
+ * the daemon's user namespace, the kernel marks every mount MNT_LOCKED, so
+ * root in the daemon's namespace (a --privileged inner container included)
+ * can neither unmount, move nor remount a mask, and a non-recursive bind of
+ * a parent is refused rather than showing what lies beneath.  Everything
+ * else stays the host's tree itself: a directory made after start is there. */
 static int
-hide_relation (const char *path, char **hide)
+mask_paths (char **hide, rdind_error_t *err)
 {
-  size_t n = strlen (path);
-  int rel = 0;
   for (; hide && *hide; hide++)
     {
-      if (strcmp (*hide, path) == 0)
-        return 2;
-      if (strncmp (*hide, path, n) == 0 && (*hide)[n] == '/')
-        rel = 1;
-    }
-  return rel;
-}
-
-/* Fills DST (a directory of the new root) with the entries of SRC (one of
- * the old root): a recursive bind for each, except that a path to hide is
- * left out (an empty directory stands in its place) and a directory that
- * holds one is rebuilt the same way one level down.  So no bind in the new
- * root has a hidden path below it, and unmounting anything in it (which a
- * privileged inner container may) reveals only the empty directories of
- * the tmpfs skeleton. */
-static int
-fill_view (const char *src, const char *dst, char **hide, rdind_error_t *err)
-{
-  DIR *d = opendir (src);
-  struct dirent *de;
-
-  if (d == NULL)
-    return rdind_make_error (err, errno, "open %s", src);
-  while ((de = readdir (d)) != NULL)
-    {
-      cleanup_free char *from = NULL, *to = NULL;
-      struct stat st;
-      int rel;
-
-      if (strcmp (de->d_name, ".") == 0 || strcmp (de->d_name, "..") == 0)
+      if (mount ("tmpfs", *hide, "tmpfs", MS_RDONLY | MS_NOSUID | MS_NODEV | MS_NOEXEC,
+                 "mode=0755,size=4k")
+          == 0)
+        {
+          log_info ("hidden from the daemon", "path=%s", *hide);
+          continue;
+        }
+      /* Nothing there yet (rdind launch run alone): nothing to hide. */
+      if (errno == ENOENT)
         continue;
-      xasprintf (&from, "%s/%s", strcmp (src, "/") == 0 ? "" : src, de->d_name);
-      xasprintf (&to, "%s/%s", dst, de->d_name);
-      /* /proc and /sys get mounts of their own (new_root). */
-      if (strcmp (src, "/") == 0 && (strcmp (de->d_name, "proc") == 0 || strcmp (de->d_name, "sys") == 0))
-        {
-          mkdir (to, 0555);
-          continue;
-        }
-      if (lstat (from, &st) < 0)
-        continue;
-      rel = hide_relation (from, hide);
-      if (rel == 2)
-        {
-          mkdir (to, 0700);
-          log_info ("hidden from the daemon", "path=%s", from);
-          continue;
-        }
-      if (S_ISLNK (st.st_mode))
-        {
-          char target[PATH_MAX];
-          ssize_t n = readlink (from, target, sizeof target - 1);
-          if (n >= 0)
-            {
-              target[n] = '\0';
-              if (symlink (target, to) < 0)
-                log_warn ("new root: cannot recreate symlink", "path=%s errno=%d", from, errno);
-            }
-          continue;
-        }
-      if (rel == 1 && S_ISDIR (st.st_mode))
-        {
-          if (mkdir (to, st.st_mode & 07777) < 0)
-            {
-              closedir (d);
-              return rdind_make_error (err, errno, "new root: mkdir %s", to);
-            }
-          if (fill_view (from, to, hide, err) < 0)
-            {
-              closedir (d);
-              return -1;
-            }
-          continue;
-        }
-      if (S_ISDIR (st.st_mode))
-        mkdir (to, st.st_mode & 07777);
-      else
-        {
-          int fd = open (to, O_CREAT | O_WRONLY | O_CLOEXEC, 0600);
-          if (fd >= 0)
-            close (fd);
-        }
-      if (mount (from, to, NULL, MS_BIND | MS_REC, NULL) < 0)
-        log_warn ("new root: cannot bind", "path=%s error=%s", from, log_quote (0, strerror (errno)));
+      return rdind_make_error (err, errno, "mask %s from the daemon", *hide);
     }
-  closedir (d);
   return 0;
 }
 
-/* The daemon's root: a tmpfs with the old root's entries bound in, minus
- * the paths to hide (certdir: the CA key, the server key, every peer's
- * client key), then pivot_root into it and detach the old root, so nothing
- * in this mount namespace leads to them any more: not a bind of certdir, of
- * its parent or of /, not /proc/PID/root (our /proc shows our own pid
- * namespace only), not an unmount of a mask.
- *
- * The tmpfs is built over the old /proc, a mount point nobody needs while
- * we build: the kernel lets a user namespace mount a fresh proc or sysfs
- * only while one is fully visible in the mount namespace (mount_too_revealing),
- * so both are mounted into the new root before the old one goes. */
+/* Writes to /proc/PID/NAME an identity map of every id our own user
+ * namespace maps: the daemon's namespace sees the same ids as ours. */
 static int
-new_root (const struct launch_init *a, rdind_error_t *err)
+write_identity_map (pid_t pid, const char *name, rdind_error_t *err)
 {
-  const char *nr = "/proc";
+  cleanup_free char *self = NULL, *path = NULL, *map = NULL;
+  size_t len = 0, cap = 0;
+  char *line, *save = NULL;
+  cleanup_close int fd = -1;
 
-  if (mount ("tmpfs", nr, "tmpfs", MS_NOSUID | MS_NODEV, "mode=0755") < 0)
-    return rdind_make_error (err, errno, "mount the tmpfs of the daemon's root");
-  if (fill_view ("/", nr, a->hide, err) < 0)
-    return rdind_error_wrap (err, "build the daemon's root");
-  /* A proc of our own pid namespace, or dockerd and runc would see the
-   * host's pids.  EPERM here means /proc is masked by the outer runtime. */
-  if (mount ("proc", "/proc/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+  xasprintf (&path, "/proc/self/%s", name);
+  if (read_file (path, &self, &len, err) < 0)
+    return -1;
+  map = xmalloc (len + 1);
+  map[0] = '\0';
+  for (line = strtok_r (self, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    {
+      unsigned long long in, out, count;
+      if (sscanf (line, "%llu %llu %llu", &in, &out, &count) != 3)
+        continue;
+      cap = strlen (map);
+      snprintf (map + cap, len + 1 - cap, "%llu %llu %llu\n", in, in, count);
+    }
+  free (path);
+  xasprintf (&path, "/proc/%d/%s", (int) pid, name);
+  fd = open (path, O_WRONLY | O_CLOEXEC);
+  len = strlen (map);
+  if (fd < 0 || write (fd, map, len) != (ssize_t) len)
+    return rdind_make_error (err, errno, "write %s", path);
+  return 0;
+}
+
+/* /proc of the daemon's own pid namespace (or dockerd and runc would see
+ * the host's pids, and /proc/PID/root would lead out), and sysfs of its
+ * network namespace with the cgroup mounts of the old /sys bound back in. */
+static int
+proc_sys_mounts (const struct launch_init *a, rdind_error_t *err)
+{
+  cleanup_free char *scratch = NULL;
+  bool cg;
+
+  /* EPERM here means /proc is masked by the outer runtime. */
+  if (mount ("proc", "/proc", "proc", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     return rdind_make_error (err, errno,
                              "mount a new /proc: the container masks /proc; run it with "
                              "`--security-opt systempaths=unconfined` (Kubernetes: procMount: Unmasked)");
-  /* sysfs of the new netns (dockerd reads /sys/class/net), with the cgroup
-   * mounts of the old /sys bound back in; the old /sys when that fails. */
-  if (mount ("sysfs", "/proc/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
+  xasprintf (&scratch, "%s/.cgroup-%d", a->state_dir, (int) getpid ());
+  cg = mkdir (scratch, 0700) == 0 && mount ("/sys/fs/cgroup", scratch, NULL, MS_BIND | MS_REC, NULL) == 0;
+  if (mount ("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) == 0)
     {
-      if (mount ("/sys/fs/cgroup", "/proc/sys/fs/cgroup", NULL, MS_BIND | MS_REC, NULL) < 0)
+      if (!cg || mount (scratch, "/sys/fs/cgroup", NULL, MS_MOVE, NULL) < 0)
         log_warn ("cannot bind the cgroup mounts under the new /sys", "error=%s",
                   log_quote (0, strerror (errno)));
+      else
+        cg = false;
     }
   else
-    {
-      log_warn ("keeping the host's /sys", "error=%s", log_quote (0, strerror (errno)));
-      if (mount ("/sys", "/proc/sys", NULL, MS_BIND | MS_REC, NULL) < 0)
-        return rdind_make_error (err, errno, "bind /sys into the daemon's root");
-    }
-  if (mkdir ("/proc/.oldroot", 0700) < 0)
-    return rdind_make_error (err, errno, "mkdir the old root's mount point");
-  if (syscall (SYS_pivot_root, nr, "/proc/.oldroot") < 0)
-    return rdind_make_error (err, errno, "pivot_root into the daemon's root");
-  if (chdir ("/") < 0)
-    return rdind_make_error (err, errno, "chdir /");
-  /* pivot_root moved the old root's lock to the new root, so the old one
-   * may go (bubblewrap does the same). */
-  if (umount2 ("/.oldroot", MNT_DETACH) < 0)
-    return rdind_make_error (err, errno, "detach the old root");
-  rmdir ("/.oldroot");
+    log_warn ("keeping the host's /sys", "error=%s", log_quote (0, strerror (errno)));
+  if (cg)
+    umount2 (scratch, MNT_DETACH);
+  rmdir (scratch);
   return 0;
 }
 
@@ -279,7 +223,7 @@ child_mounts (const struct launch_init *a, rdind_error_t *err)
   /* Nothing we mount may leak to the host: receive, never send. */
   if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
     return rdind_make_error (err, errno, "make / rslave");
-  if (new_root (a, err) < 0)
+  if (proc_sys_mounts (a, err) < 0)
     return -1;
 
   if (copy_up ("/etc", a->state_dir, etc_skip, err) < 0)
@@ -317,6 +261,9 @@ launch_init_main (const struct launch_init *a)
 
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   prctl (PR_SET_NAME, "rdind-init");
+  /* Out of the terminal's session: Ctrl-C reaches the launcher, which
+   * stops dockerd once, not dockerd and its helpers directly. */
+  setsid ();
   if (read_byte (a->sync_fd, 'g') < 0)
     _exit (1);
   /* We are root of the namespace now that the maps exist. */
@@ -399,3 +346,75 @@ launch_init_main (const struct launch_init *a)
     }
 }
 
+
+static void
+report (int fd, int e, pid_t pid)
+{
+  (void) !write (fd, &e, sizeof e);
+  (void) !write (fd, &pid, sizeof pid);
+}
+
+void
+launch_outer_main (const struct launch_init *a, int userns_fd, int go_fd, int report_fd)
+{
+  rdind_error_t err = NULL;
+  pid_t child;
+
+  prctl (PR_SET_PDEATHSIG, SIGKILL);
+  prctl (PR_SET_NAME, "rdind-outer");
+  if (userns_fd >= 0)
+    {
+      /* As the namespace's owner we may enter it with no capability of our
+       * own, and then hold every capability in it. */
+      if (setns (userns_fd, CLONE_NEWUSER) < 0 || unshare (CLONE_NEWNS) < 0)
+        {
+          report (report_fd, errno, -1);
+          _exit (1);
+        }
+      close (userns_fd);
+    }
+  else if (read_byte (go_fd, 'g') < 0)
+    _exit (1);
+  if (setresgid (0, 0, 0) < 0 || setresuid (0, 0, 0) < 0)
+    rdind_make_error (&err, errno, "become root in the outer user namespace");
+  else if (mount (NULL, "/", NULL, MS_REC | MS_SLAVE, NULL) < 0)
+    rdind_make_error (&err, errno, "make / rslave");
+  else
+    mask_paths (a->hide, &err);
+  if (err)
+    {
+      int e = err->status;
+      rdind_error_report (&err, 1);
+      report (report_fd, e ? e : EPERM, -1);
+      _exit (1);
+    }
+  /* init's user namespace is a child of ours, so its mount namespace is a
+   * less privileged copy of ours: every mount in it, the masks included,
+   * is locked.  CLONE_PARENT keeps init the launcher's child. */
+  child = syscall (SYS_clone,
+                   CLONE_PARENT | CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | a->ns_flags | SIGCHLD,
+                   NULL, NULL, NULL, 0);
+  if (child == 0)
+    {
+      close (go_fd);
+      close (report_fd);
+      launch_init_main (a);
+    }
+  if (child < 0)
+    {
+      report (report_fd, errno, -1);
+      _exit (1);
+    }
+  /* We hold CAP_SETUID/CAP_SETGID over its parent namespace (ours), so we
+   * may map every id we have, unchanged. */
+  if (write_identity_map (child, "uid_map", &err) < 0 || write_identity_map (child, "gid_map", &err) < 0)
+    {
+      int e = err->status;
+      rdind_error_report (&err, 1);
+      kill (child, SIGKILL);
+      report (report_fd, e ? e : EPERM, -1);
+      _exit (1);
+    }
+  report (report_fd, 0, child);
+  _exit (0);
+}

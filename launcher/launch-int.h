@@ -41,6 +41,9 @@ struct launch_api
   int next_id;
   struct launch_fwd *fwd; /* native port driver, or NULL: slirp4netns hostfwd */
   const char *net;        /* "pasta", or NULL: slirp4netns */
+  /* Only dockerd's children (its userland proxies) may change ports; GET is
+   * anyone's.  Set by rdind-launch once child_pid is init's. */
+  bool proxies_only;
 };
 
 /* The native port driver (portfwd.c).  Owned by the launcher's main loop,
@@ -100,7 +103,7 @@ int launch_run_wait (char **argv, char **out);
 struct launch_run
 {
   const char *state_dir;       /* dockerd.log, slirp4netns.log, copy-up scratch */
-  const char *rootlesskit_dir; /* ROOTLESSKIT_STATE_DIR: api.sock, slirp4netns.sock */
+  const char *rootlesskit_dir; /* ROOTLESSKIT_STATE_DIR: api.sock (dockerd's proxy uses it) */
   const char *docker_sock;     /* dockerd's socket (/run/docker.sock points at it) */
   const char *net;             /* slirp4netns (NULL too) | pasta */
   const char *slirp4netns;     /* absolute path (net = slirp4netns) */
@@ -117,6 +120,11 @@ struct launch_run
   const char *log_level;
   char **dockerd_argv;         /* [0] is dockerd's absolute path */
 };
+
+/* state_dir's directory for what only the launcher uses (slirp4netns's API
+ * socket): masked from the daemon like certdir, so a container that binds
+ * state_dir cannot open host ports behind dockerd's back. */
+#define LAUNCH_PRIVATE_DIR "private"
 
 /* The paths the daemon's mount namespace leaves out (*OUT, strv): certdir,
  * resolved.  Fails when certdir and state_dir or data_root nest. */
@@ -147,9 +155,18 @@ struct launch_init
   const char *docker_sock;
   const char *dns;
   int ns_flags;        /* CLONE_NEW* of the namespaces below the user namespace */
-  char **hide;         /* absolute paths the daemon's root must not contain */
+  char **hide;         /* absolute paths masked from the daemon (locked mounts) */
   int portd_fd;        /* the native port driver's helper end, or -1 */
 };
+
+/* The outer process, in a user namespace above the daemon's (the launcher's
+ * own new one mapped by newuidmap after GO_FD reads 'g', or the sidecar's,
+ * USERNS_FD): masks A->hide in its mount namespace, then creates init with
+ * CLONE_PARENT in a nested user namespace mapping the same ids, with new
+ * mount, network and pid namespaces, and writes to REPORT_FD an int (0 or
+ * errno) and init's pid.  Never returns. */
+void launch_outer_main (const struct launch_init *a, int userns_fd, int go_fd, int report_fd)
+    __attribute__ ((noreturn));
 
 /* Runs as pid 1 of the new namespaces until dockerd exits; never returns. */
 void launch_init_main (const struct launch_init *a) __attribute__ ((noreturn));

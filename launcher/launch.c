@@ -6,7 +6,8 @@
  * that stays resident while dockerd runs, with those settings:
  *   rdind-launch (host namespaces: id maps, slirp4netns, port API, signals)
  *    ├─ slirp4netns  (joins the child's netns; exits with us via --exit-fd)
- *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces: mounts,
+ *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces, nested in
+ *        │            an outer user namespace that masks certdir: mounts,
  *        │            reaps, forwards signals; its exit kills the namespace)
  *        └─ dockerd  (rootless mode, unix socket only)
  */
@@ -114,10 +115,11 @@ launch_subid_require (const char *file, const char *user, uid_t uid, uint64_t *s
   if (r < 0)
     return r;
   if (r == 0)
-    return rdind_make_error (err, 0,
-                             "%s has no range for user %s: add one with `usermod --add-subuids "
-                             "100000-165535 --add-subgids 100000-165535 %s` (as root)",
-                             file, user ? user : "?", user ? user : "USER");
+    {
+      cleanup_free char *fix = launch_subid_advice (user, NULL);
+      return rdind_make_error (err, 0, "%s has no range for user %s: add a free one with `%s` (as root)",
+                               file, user ? user : "?", fix);
+    }
   if (*count < 65536)
     return rdind_make_error (err, 0, "%s gives user %s only %llu ids; dockerd's images need 65536: widen the range to 65536",
                              file, user ? user : "?", (unsigned long long) *count);
@@ -209,7 +211,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   cleanup_strv char **hargv = NULL;
   cleanup_strv char **hide = NULL;
   char *slirp_args[3] = { NULL, NULL, NULL };
-  int userns_fd;
+  int userns_fd, lock_fds[3] = { -1, -1, -1 };
 
   for (int i = 1; i < argc; i++)
     {
@@ -263,8 +265,28 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
     return rdind_error_report (&err, 2);
   if (mkdir_p (conf->state_dir, 0700, &err) < 0 || mkdir_p (conf->data_root, 0700, &err) < 0)
     return rdind_error_report (&err, 1);
+  /* Held until dockerd is gone: rdind-launch keeps these fds (not
+   * close-on-exec) and init inherits them. */
+  if (launch_lock_dir (conf->state_dir, "launcher.state_dir", &lock_fds[0], &err) < 0
+      || launch_lock_dir (conf->data_root, "launcher.data_root", &lock_fds[1], &err) < 0)
+    return rdind_error_report (&err, 1);
+  /* The sidecar's lock covers its launchers; this one covers a launcher
+   * still stopping its dockerd after its sidecar was killed, when a new
+   * sidecar has already taken the state (the new launcher fails and its
+   * sidecar retries with its backoff). */
+  if (launch_lock_file (conf->state_dir, "rdind-launch.lock", "launcher.state_dir", false, &lock_fds[2],
+                        &err) < 0)
+    return rdind_error_report (&err, 1);
   if (launch_hide_paths (conf->certdir, conf->state_dir, conf->data_root, &hide, &err) < 0)
     return rdind_error_report (&err, 2);
+  {
+    cleanup_free char *priv = NULL;
+    char rp[PATH_MAX];
+    xasprintf (&priv, "%s/" LAUNCH_PRIVATE_DIR, conf->state_dir);
+    if (mkdir_p (priv, 0700, &err) < 0)
+      return rdind_error_report (&err, 1);
+    strv_append (&hide, realpath (priv, rp) ? rp : priv);
+  }
   xasprintf (&rkdir, "%s/rootlesskit", conf->state_dir);
   xasprintf (&exec_root, "%s/exec", conf->state_dir);
   xasprintf (&pidfile, "%s/docker.pid", conf->state_dir);
@@ -454,6 +476,9 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
                         userns_fd);
       return rdind_error_report (&err, 1);
     }
+  for (size_t i = 0; i < ARRAY_SIZE (lock_fds); i++)
+    if (lock_fds[i] >= 0)
+      fcntl (lock_fds[i], F_SETFD, 0);
   fflush (stdout);
   fflush (stderr);
   /* Its environment is dockerd's: DENV carries nothing of ours. */

@@ -25,6 +25,17 @@ char *launch_docker_sock_path (const struct rdind_conf *conf);
  * FAILs. */
 int launch_doctor_run (struct rdind_conf *conf, bool json, bool prepared_userns, FILE *out);
 
+/* One rdind per state_dir and per data_root (two dockerds on one data
+ * root corrupt it, and the second replaces the first's docker.sock): takes
+ * DIR/rdind.lock with flock, writes our pid in it and returns the fd that
+ * holds it (*FD; -1 when our parent, the sidecar that started this
+ * launcher, holds it for us).  Fails with a one-line error naming the
+ * running pid and KEY, the setting to change. */
+int launch_lock_dir (const char *dir, const char *key, int *fd, rdind_error_t *err);
+/* The same with lock file NAME; PARENT_OK: our parent holding it is fine. */
+int launch_lock_file (const char *dir, const char *name, const char *key, bool parent_ok, int *fd,
+                      rdind_error_t *err);
+
 /* --- helpers shared by launch.c, doctor.c and the unit tests --- */
 
 /* Looks up USER (or the decimal UID) in a subuid/subgid file: first range
@@ -36,6 +47,14 @@ int launch_subid_lookup (const char *file, const char *user, uid_t uid,
  * range or fewer than the 65536 ids dockerd's images need. */
 int launch_subid_require (const char *file, const char *user, uid_t uid, uint64_t *start,
                           uint64_t *count, rdind_error_t *err);
+/* The lowest start (from 100000, useradd's SUB_UID_MIN) of COUNT ids that
+ * no range of SUBUID or SUBGID (file contents, any owner; NULL for none)
+ * overlaps; 0 when none fits in 32 bits. */
+uint64_t launch_subid_free (const char *subuid, const char *subgid, uint64_t count);
+/* "usermod --add-subuids S-E --add-subgids S-E USER" with a free range of
+ * 65536 read from /etc/subuid and /etc/subgid; WHICH "subuid" or "subgid"
+ * for that flag alone. */
+char *launch_subid_advice (const char *user, const char *which);
 /* Same over in-memory file contents (unit-testable). */
 int launch_subid_parse (const char *content, const char *user, uid_t uid,
                         uint64_t *start, uint64_t *count);

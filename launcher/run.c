@@ -9,16 +9,19 @@
  * Process tree (no rootlesskit binary at run time):
  *   rdind-launch (host namespaces: id maps, slirp4netns, port API, signals,
  *    │            dockerd's output re-logged)
+ *    ├─ (rdind-outer, gone once init runs: in the outer user namespace, it
+ *    │   masks certdir in its mount namespace and creates init below it)
  *    ├─ slirp4netns  (joins the child's netns; exits with us via --exit-fd)
  *    │  or pasta     (the same, --foreground; PDEATHSIG and SIGTERM end it)
- *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces, init.c:
- *        │            mounts, reaps, forwards signals; its exit kills the
- *        │            namespace)
+ *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces nested in
+ *        │            the outer ones, init.c: mounts, reaps, forwards
+ *        │            signals; its exit kills the namespace)
  *        └─ dockerd  (rootless mode, unix socket only)
  *
  * Our environment is dockerd's: the front built it. */
 #include "config.h"
 
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -60,81 +63,90 @@ tail_log (const char *path, int lines)
     fputc ('\n', stderr);
 }
 
-/* Starts init (launch_init_main) in new namespaces.  Without USERNS_FD it is born
- * in a new user namespace too, which the caller then maps with newuidmap.
- * With it, an intermediate process joins that namespace (as its owner we may
- * enter it with no capability of our own) and creates init there with
- * CLONE_PARENT, so init is still our child and the new mount, network and
- * pid namespaces belong to the mapped user namespace.  CLOSE_FDS: the
- * parent's fds init must not hold. */
+/* Starts init (launch_init_main) in new namespaces, two user namespaces
+ * deep (init.c, launch_outer_main): an outer process holds the mount
+ * namespace where certdir is masked, and init's namespaces are nested below
+ * it, so the daemon cannot undo the masks.  Without USERNS_FD the outer
+ * process is born in a new user namespace that we map here with newuidmap
+ * from IDS; with it, the outer process joins the sidecar's mapped one (as
+ * its owner we may enter it with no capability of our own).  Either way
+ * init is created with CLONE_PARENT, so it is our child.  CLOSE_FDS: the
+ * parent's fds neither may hold. */
 static pid_t
-spawn_init (const struct launch_init *a, int userns_fd, const int *close_fds, size_t n_close,
-            rdind_error_t *err)
+spawn_init (const struct launch_init *a, int userns_fd, const struct launch_ids *ids,
+            const int *close_fds, size_t n_close, rdind_error_t *err)
 {
-  int pfd[2];
-  pid_t mid, child = -1;
+  int go[2], rep[2];
+  pid_t outer, child = -1;
   int st, e = 0;
 
-  if (userns_fd < 0)
-    {
-      child = syscall (SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWNET | a->ns_flags | SIGCHLD,
-                       NULL, NULL, NULL, 0);
-      if (child == 0)
-        {
-          for (size_t i = 0; i < n_close; i++)
-            close (close_fds[i]);
-          launch_init_main (a);
-        }
-      if (child < 0)
-        return rdind_make_error (err, errno,
-                                 "create user+mount+net+pid namespaces: unprivileged user namespaces "
-                                 "are refused here (sysctl, AppArmor or seccomp): run `rdind doctor`");
-      return child;
-    }
-  if (pipe2 (pfd, O_CLOEXEC) < 0)
+  if (pipe2 (go, O_CLOEXEC) < 0)
     return rdind_make_error (err, errno, "pipe");
-  mid = fork ();
-  if (mid == 0)
+  if (pipe2 (rep, O_CLOEXEC) < 0)
     {
-      close (pfd[0]);
-      if (setns (userns_fd, CLONE_NEWUSER) < 0)
-        {
-          e = errno;
-          (void) !write (pfd[1], &e, sizeof e);
-          _exit (1);
-        }
-      child = syscall (SYS_clone, CLONE_PARENT | CLONE_NEWNS | CLONE_NEWNET | a->ns_flags | SIGCHLD,
-                       NULL, NULL, NULL, 0);
-      if (child == 0)
-        {
-          close (pfd[1]);
-          for (size_t i = 0; i < n_close; i++)
-            close (close_fds[i]);
-          launch_init_main (a);
-        }
-      e = child < 0 ? errno : 0;
-      (void) !write (pfd[1], &e, sizeof e);
-      (void) !write (pfd[1], &child, sizeof child);
-      _exit (0);
+      close (go[0]);
+      close (go[1]);
+      return rdind_make_error (err, errno, "pipe");
     }
-  close (pfd[1]);
-  if (mid < 0)
+  if (userns_fd < 0)
+    outer = syscall (SYS_clone, CLONE_NEWUSER | CLONE_NEWNS | SIGCHLD, NULL, NULL, NULL, 0);
+  else
+    outer = fork ();
+  if (outer == 0)
     {
-      close (pfd[0]);
-      return rdind_make_error (err, errno, "fork");
+      close (go[1]);
+      close (rep[0]);
+      for (size_t i = 0; i < n_close; i++)
+        close (close_fds[i]);
+      launch_outer_main (a, userns_fd, go[0], rep[1]);
     }
-  if (read (pfd[0], &e, sizeof e) != sizeof e)
+  close (go[0]);
+  close (rep[1]);
+  if (outer < 0)
+    {
+      e = errno;
+      close (go[1]);
+      close (rep[0]);
+      if (userns_fd < 0)
+        return rdind_make_error (err, e,
+                                 "create a user namespace: unprivileged user namespaces are refused "
+                                 "here (sysctl, AppArmor or seccomp): run `rdind doctor`");
+      return rdind_make_error (err, e, "fork");
+    }
+  if (userns_fd < 0
+      && (launch_map_ids (outer, "newuidmap", getuid (), ids->uid_start, ids->uid_count, err) < 0
+          || launch_map_ids (outer, "newgidmap", getgid (), ids->gid_start, ids->gid_count, err) < 0))
+    {
+      close (go[1]);
+      close (rep[0]);
+      kill (outer, SIGKILL);
+      waitpid (outer, NULL, 0);
+      return -1;
+    }
+  (void) !write (go[1], "g", 1);
+  close (go[1]);
+  if (read (rep[0], &e, sizeof e) != sizeof e)
     e = EIO;
-  if (e == 0 && read (pfd[0], &child, sizeof child) != sizeof child)
+  if (read (rep[0], &child, sizeof child) != sizeof child && e == 0)
     e = EIO;
-  close (pfd[0]);
-  while (waitpid (mid, &st, 0) < 0 && errno == EINTR)
+  close (rep[0]);
+  while (waitpid (outer, &st, 0) < 0 && errno == EINTR)
     ;
   if (e != 0)
-    return rdind_make_error (err, e,
-                             "enter the user namespace prepared by rdind sidecar and create "
-                             "mount+net+pid namespaces in it: a seccomp profile must allow setns "
-                             "and unshare (run the container with contrib/seccomp.json)");
+    {
+      if (child > 0)
+        {
+          kill (child, SIGKILL);
+          waitpid (child, NULL, 0);
+        }
+      return rdind_make_error (err, e,
+                               "create the daemon's namespaces (a user namespace nested in %s, with "
+                               "mount, network and pid namespaces): a seccomp profile must allow "
+                               "setns, unshare and clone with namespace flags (run the container "
+                               "with contrib/seccomp.json), and user.max_user_namespaces must allow "
+                               "two per daemon",
+                               userns_fd < 0 ? "the launcher's" : "the sidecar's");
+    }
   return child;
 }
 
@@ -211,6 +223,7 @@ spawn_net (char **argv, const char *log, const sigset_t *oldmask, const int *fds
   for (size_t i = 0; i < nfds; i++)
     fcntl (fds[i], F_SETFD, 0);
   prctl (PR_SET_PDEATHSIG, SIGKILL);
+  setsid (); /* the terminal's Ctrl-C is ours to handle, not its */
   execv (argv[0], argv);
   _exit (127);
 }
@@ -228,7 +241,11 @@ start_slirp (const struct launch_run *run, pid_t child, const char *api_sock, in
   int n = 0;
 
   xasprintf (&slirp_log, "%s/slirp4netns.log", run->state_dir);
-  xasprintf (&api, "--api-socket=%s", api_sock);
+  /* Only the slirp4netns port driver needs its API; whoever can reach that
+   * socket can open host ports (add_hostfwd) behind dockerd's back, so it
+   * lives in state_dir's private directory, masked from the daemon. */
+  if (api_sock)
+    xasprintf (&api, "--api-socket=%s", api_sock);
   snprintf (sp, sizeof sp, "%d", (int) child);
   snprintf (rfd, sizeof rfd, "--ready-fd=%d", ready[1]);
   snprintf (efd, sizeof efd, "--exit-fd=%d", exit_fd);
@@ -242,7 +259,8 @@ start_slirp (const struct launch_run *run, pid_t child, const char *api_sock, in
     argv[n++] = *a;
   argv[n++] = rfd;
   argv[n++] = efd;
-  argv[n++] = api;
+  if (api)
+    argv[n++] = api;
   argv[n++] = cidr;
   argv[n++] = sp;
   argv[n++] = "tap0";
@@ -346,6 +364,20 @@ main (int argc, char **argv)
       rdind_make_error (&err, 0, "--port-driver=slirp4netns needs --net=slirp4netns (pasta has no hostfwd API)");
       return rdind_error_report (&err, 2);
     }
+  /* Whatever the front left open for us (the instance locks) stays ours
+   * and init's: nothing we exec inherits it. */
+  {
+    DIR *d = opendir ("/proc/self/fd");
+    struct dirent *de;
+    while (d && (de = readdir (d)))
+      {
+        int fd = atoi (de->d_name);
+        if (fd > 2 && fd != dirfd (d))
+          fcntl (fd, F_SETFD, FD_CLOEXEC);
+      }
+    if (d)
+      closedir (d);
+  }
   /* Neither slirp4netns nor dockerd may inherit the sidecar's namespace fd. */
   if (run.userns_fd >= 0 && fcntl (run.userns_fd, F_SETFD, FD_CLOEXEC) < 0)
     {
@@ -357,7 +389,7 @@ main (int argc, char **argv)
   if (launch_cidr_hosts (run.cidr, &guest, &dns, &err) < 0)
     return rdind_error_report (&err, 2);
   xasprintf (&api_path, "%s/api.sock", run.rootlesskit_dir);
-  xasprintf (&slirp_sock, "%s/slirp4netns.sock", run.rootlesskit_dir);
+  xasprintf (&slirp_sock, "%s/" LAUNCH_PRIVATE_DIR "/slirp4netns.sock", run.state_dir);
   xasprintf (&log_path, "%s/dockerd.log", run.state_dir);
   unlink (slirp_sock);
 
@@ -414,7 +446,7 @@ main (int argc, char **argv)
      * reach EOF when the parent dies, whatever init does. */
     int close_fds[] = { sync[1], api.fd, ready[0], ready[1], exitp[0],
                         exitp[1], sfd,    outp[0],  relay->log_fd, portd[0] };
-    child = spawn_init (&a, run.userns_fd, close_fds, ARRAY_SIZE (close_fds), &err);
+    child = spawn_init (&a, run.userns_fd, &run.ids, close_fds, ARRAY_SIZE (close_fds), &err);
   }
   close (sync[0]);
   close (outp[1]);
@@ -428,22 +460,12 @@ main (int argc, char **argv)
       return rdind_error_report (&err, 1);
     }
   api.child_pid = child;
-  if (run.userns_fd < 0
-      && (launch_map_ids (child, "newuidmap", getuid (), run.ids.uid_start, run.ids.uid_count,
-                          &err) < 0
-          || launch_map_ids (child, "newgidmap", getgid (), run.ids.gid_start, run.ids.gid_count,
-                             &err) < 0))
-    {
-      kill (child, SIGKILL);
-      waitpid (child, NULL, 0);
-      launch_api_close (&api);
-      return rdind_error_report (&err, 1);
-    }
+  api.proxies_only = true;
   if (write (sync[1], "g", 1) != 1)
     goto child_died;
 
   net_pid = pasta ? start_pasta (&run, child, &oldmask, &err)
-                    : start_slirp (&run, child, slirp_sock, ready, exitp[0], &oldmask, &err);
+                    : start_slirp (&run, child, native ? NULL : slirp_sock, ready, exitp[0], &oldmask, &err);
   close (ready[1]);
   close (ready[0]);
   close (exitp[0]);

@@ -12,8 +12,10 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/mount.h>
 #include <sys/stat.h>
+#include <sys/sysmacros.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -66,6 +68,73 @@ launch_subid_parse (const char *content, const char *user, uid_t uid, uint64_t *
         }
     }
   return 0;
+}
+
+/* Adds to RANGES (pairs of start, end) every range of CONTENT, whoever
+ * owns it. */
+static void
+subid_ranges (const char *content, uint64_t **ranges, size_t *n)
+{
+  for (const char *line = content; line && *line;)
+    {
+      const char *eol = strchr (line, '\n');
+      cleanup_free char *l = xstrndup (line, eol ? (size_t) (eol - line) : strlen (line));
+      unsigned long long s, c;
+      char *c1 = strchr (l, ':');
+
+      line = eol ? eol + 1 : NULL;
+      if (l[0] == '#' || c1 == NULL || sscanf (c1 + 1, "%llu:%llu", &s, &c) != 2)
+        continue;
+      *ranges = xrealloc (*ranges, (*n + 2) * sizeof **ranges);
+      (*ranges)[(*n)++] = s;
+      (*ranges)[(*n)++] = s + c;
+    }
+}
+
+uint64_t
+launch_subid_free (const char *subuid, const char *subgid, uint64_t count)
+{
+  cleanup_free uint64_t *r = NULL;
+  size_t n = 0;
+  uint64_t start = 100000; /* useradd's SUB_UID_MIN */
+  bool moved = true;
+
+  subid_ranges (subuid, &r, &n);
+  subid_ranges (subgid, &r, &n);
+  while (moved)
+    {
+      moved = false;
+      for (size_t i = 0; i < n; i += 2)
+        if (r[i] < start + count && start < r[i + 1])
+          {
+            start = r[i + 1];
+            moved = true;
+          }
+    }
+  /* ids are 32 bits and (uid_t)-1 is "no id". */
+  return start + count <= 0xffffffffULL ? start : 0;
+}
+
+char *
+launch_subid_advice (const char *user, const char *which)
+{
+  cleanup_free char *u = NULL, *g = NULL;
+  size_t len;
+  unsigned long long s, e;
+  char *out = NULL;
+
+  read_file ("/etc/subuid", &u, &len, NULL);
+  read_file ("/etc/subgid", &g, &len, NULL);
+  s = launch_subid_free (u, g, 65536);
+  if (s == 0)
+    s = 100000;
+  e = s + 65535;
+  if (which)
+    xasprintf (&out, "usermod --add-%ss %llu-%llu %s", which, s, e, user ? user : "USER");
+  else
+    xasprintf (&out, "usermod --add-subuids %llu-%llu --add-subgids %llu-%llu %s", s, e, s, e,
+               user ? user : "USER");
+  return out;
 }
 
 int
@@ -465,7 +534,7 @@ path_within (const char *a, const char *b)
 
 /* The certdir holds the CA key, the server key and every peer's client key:
  * the daemon needs none of them, and anything the daemon can see a job can
- * bind into a container.  So the daemon's root leaves certdir out (init.c);
+ * bind into a container.  So the daemon's mount namespace masks certdir (init.c);
  * that cannot work when certdir and the daemon's own directories nest. */
 int
 launch_hide_paths (const char *certdir, const char *state_dir, const char *data_root, char ***out,
@@ -494,4 +563,77 @@ launch_hide_paths (const char *certdir, const char *state_dir, const char *data_
     }
   strv_append (out, c);
   return 0;
+}
+
+/* The pid holding the flock of the file open on FD, from /proc/locks
+ * (matched by device and inode), else the pid written in the file; 0 when
+ * neither says. */
+static long
+flock_holder (int fd)
+{
+  struct stat st;
+  cleanup_file FILE *f = NULL;
+  char line[256], buf[32];
+  ssize_t n;
+
+  if (fstat (fd, &st) == 0 && (f = fopen ("/proc/locks", "re")) != NULL)
+    while (fgets (line, sizeof line, f))
+      {
+        long pid;
+        unsigned maj, min;
+        unsigned long long ino;
+        /* "1: FLOCK  ADVISORY  WRITE 1234 00:2a:5678 0 EOF"; waiters have "->". */
+        if (sscanf (line, "%*d: FLOCK %*s %*s %ld %x:%x:%llu", &pid, &maj, &min, &ino) == 4
+            && maj == major (st.st_dev) && min == minor (st.st_dev) && ino == (unsigned long long) st.st_ino)
+          return pid;
+      }
+  n = pread (fd, buf, sizeof buf - 1, 0);
+  buf[n > 0 ? n : 0] = '\0';
+  return strtol (buf, NULL, 10);
+}
+
+int
+launch_lock_dir (const char *dir, const char *key, int *fd, rdind_error_t *err)
+{
+  return launch_lock_file (dir, "rdind.lock", key, true, fd, err);
+}
+
+int
+launch_lock_file (const char *dir, const char *name, const char *key, bool parent_ok, int *fd,
+                  rdind_error_t *err)
+{
+  cleanup_free char *path = NULL;
+  cleanup_close int lfd = -1;
+  char buf[32];
+  long pid;
+
+  *fd = -1;
+  xasprintf (&path, "%s/%s", dir, name);
+  lfd = open (path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0600);
+  if (lfd < 0)
+    return rdind_make_error (err, errno, "open %s (the lock of %s)", path, key);
+  if (flock (lfd, LOCK_EX | LOCK_NB) == 0)
+    {
+      /* The pid is only for the message of whoever comes second: a full
+       * file system (faults-disk.sh) must not stop us here. */
+      snprintf (buf, sizeof buf, "%ld\n", (long) getpid ());
+      if (ftruncate (lfd, 0) == 0)
+        (void) !pwrite (lfd, buf, strlen (buf), 0);
+      *fd = steal_fd (&lfd);
+      return 0;
+    }
+  if (errno != EWOULDBLOCK)
+    return rdind_make_error (err, errno, "lock %s", path);
+  pid = flock_holder (lfd);
+  if (parent_ok && pid > 0 && pid == (long) getppid ())
+    return 0;
+  if (pid <= 0)
+    return rdind_make_error (err, 0,
+                             "another rdind is running on %s = %s: stop it first, or give this "
+                             "one its own %s",
+                             key, dir, key);
+  return rdind_make_error (err, 0,
+                           "another rdind (pid %ld) is running on %s = %s: stop it first, or give "
+                           "this one its own %s",
+                           pid, key, dir, key);
 }

@@ -77,7 +77,11 @@ ping_finish (struct ping *p, bool ok)
       cache_prepare ();
     }
   if (up && !S.listening)
-    front_open_listener ();
+    {
+      front_open_listener ();
+      if (S.listening && !S.announced)
+        sidecar_announce_ready ();
+    }
   else if (!up && S.listening
            && (!S.launcher_running || uv_now (S.loop) - last_ok_ms >= UNREADY_AFTER_MS))
     front_close_listener ("dockerd does not answer /_ping");

@@ -61,6 +61,8 @@ struct sidecar
   bool listening;
   uv_process_t launcher;
   int userns_fd; /* the user namespace prepared as root, or -1 */
+  bool as_user;  /* started by an unprivileged user (a developer's sandbox) */
+  bool announced; /* the ready line was printed */
   bool launcher_running;
   int launcher_pid;
   uint64_t launcher_started_ms;
@@ -99,6 +101,9 @@ bool ready_answer_ok (const char *buf, size_t have);
 /* supervise.c */
 void supervise_start (void);
 void sidecar_shutdown (int code); /* stop the launcher, then the loop */
+/* Once, when the endpoint first opens: a log line saying how to reach it,
+ * and for a developer the three export lines to paste. */
+void sidecar_announce_ready (void);
 void supervise_reap_orphans (void);
 void supervise_on_sigchld (uv_signal_t *h, int signum);
 void supervise_on_reap_timer (uv_timer_t *t);

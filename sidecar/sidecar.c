@@ -8,7 +8,11 @@
 #include "config.h"
 
 #include <malloc.h>
+#include <arpa/inet.h>
+#include <errno.h>
+#include <netinet/in.h>
 #include <signal.h>
+#include <sys/socket.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
@@ -35,9 +39,115 @@ on_signal (uv_signal_t *h, int signum)
       sidecar_reload ();
       return;
     }
-  log_info ("signal received, stopping", "signal=%d", signum);
   (void)h;
+  /* A second Ctrl-C (or SIGTERM) while dockerd stops: the user wants out
+   * now; the launcher reads a second signal as "kill the namespace". */
+  if (S.stopping && S.launcher_running)
+    {
+      log_warn ("second signal: forcing the stop, containers are killed", "signal=%d", signum);
+      uv_process_kill (&S.launcher, SIGTERM);
+      return;
+    }
+  log_info ("signal received, stopping", "signal=%d stop_timeout=%llu", signum,
+            (unsigned long long)S.conf->stop_timeout);
   sidecar_shutdown (0);
+}
+
+/* The listen address is checked before any certificate is issued or
+ * dockerd started: a taken one otherwise shows only seconds later, once
+ * dockerd answers.  A plain bind with SO_REUSEADDR as libuv's (no
+ * connection, so nothing lingers). */
+static int
+check_listen (const char *listen, rdind_error_t *err)
+{
+  cleanup_free char *host = NULL;
+  uint16_t port = 0;
+  union
+  {
+    struct sockaddr sa;
+    struct sockaddr_in in;
+    struct sockaddr_in6 in6;
+  } a;
+  socklen_t len;
+  cleanup_close int fd = -1;
+  int one = 1;
+
+  if (conf_parse_hostport (listen, &host, &port, err) < 0)
+    return -1;
+  memset (&a, 0, sizeof a);
+  if (inet_pton (AF_INET, host[0] ? host : "0.0.0.0", &a.in.sin_addr) == 1)
+    {
+      a.in.sin_family = AF_INET;
+      a.in.sin_port = htons (port);
+      len = sizeof a.in;
+    }
+  else if (inet_pton (AF_INET6, host, &a.in6.sin6_addr) == 1)
+    {
+      a.in6.sin6_family = AF_INET6;
+      a.in6.sin6_port = htons (port);
+      len = sizeof a.in6;
+    }
+  else
+    return rdind_make_error (err, 0,
+                             "sidecar.listen `%s` is not an IP address: set [sidecar] listen "
+                             "(RDIND_SIDECAR_LISTEN) to IP:PORT",
+                             listen);
+  fd = socket (a.sa.sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0)
+    return rdind_make_error (err, errno, "socket for sidecar.listen %s", listen);
+  setsockopt (fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (bind (fd, &a.sa, len) < 0)
+    return rdind_make_error (err, errno,
+                             "sidecar.listen %s cannot be used%s: set [sidecar] listen "
+                             "(RDIND_SIDECAR_LISTEN) to a free address",
+                             listen, errno == EADDRINUSE ? " (another program listens there)" : "");
+  return 0;
+}
+
+void
+sidecar_announce_ready (void)
+{
+  cleanup_free char *host = NULL, *addr = NULL, *certs = NULL;
+  uint16_t port = 0;
+  rdind_error_t err = NULL;
+
+  S.announced = true;
+  if (conf_parse_hostport (S.conf->listen, &host, &port, &err) < 0)
+    {
+      rdind_error_release (&err);
+      return;
+    }
+  /* A wildcard address is reached through loopback from this machine. */
+  if (host[0] == '\0' || strcmp (host, "0.0.0.0") == 0)
+    xasprintf (&addr, "127.0.0.1:%u", (unsigned)port);
+  else if (strcmp (host, "::") == 0)
+    xasprintf (&addr, "[::1]:%u", (unsigned)port);
+  else if (strchr (host, ':'))
+    xasprintf (&addr, "[%s]:%u", host, (unsigned)port);
+  else
+    xasprintf (&addr, "%s:%u", host, (unsigned)port);
+  xasprintf (&certs, "%s/client", S.conf->certdir);
+  log_info ("ready", "docker_host=tcp://%s docker_tls_verify=1 docker_cert_path=%s", addr,
+            log_quote (0, certs));
+  if (!S.as_user)
+    return;
+  fprintf (stderr,
+           "\nrdind is ready. In another terminal:\n"
+           "  export DOCKER_HOST=tcp://%s\n"
+           "  export DOCKER_TLS_VERIFY=1\n"
+           "  export DOCKER_CERT_PATH=%s\n"
+           "  docker run --rm -it busybox sh\n"
+           "Stop it with Ctrl-C.\n\n",
+           addr, certs);
+  fflush (stderr);
+}
+
+static int
+launch_lock_dir_p (const char *dir, const char *key, int *fd, rdind_error_t *err)
+{
+  if (mkdir_p (dir, 0700, err) < 0)
+    return -1;
+  return launch_lock_dir (dir, key, fd, err);
 }
 
 static void
@@ -51,6 +161,7 @@ int
 rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
 {
   rdind_error_t err = NULL;
+  int lock_fds[2] = { -1, -1 };
   if (argc > 1)
     {
       fprintf (stderr, "rdind sidecar: takes no arguments (fix: configure it with --config or "
@@ -60,6 +171,7 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
   memset (&S, 0, sizeof S);
   S.conf = conf;
   S.cache_lock_fd = -1;
+  S.as_user = geteuid () != 0;
   log_set_source ("sidecar");
   if (sidecar_drop_privileges (conf, &S.userns_fd, &err) < 0)
     return rdind_error_report (&err, 1);
@@ -76,6 +188,14 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
   }
   if (getpid () != 1)
     prctl (PR_SET_CHILD_SUBREAPER, 1);
+
+  /* Nothing starts when another rdind runs on the same state or data root,
+   * or when the endpoint's address is taken. */
+  if (launch_lock_dir_p (conf->state_dir, "launcher.state_dir", &lock_fds[0], &err) < 0
+      || launch_lock_dir_p (conf->data_root, "launcher.data_root", &lock_fds[1], &err) < 0)
+    return rdind_error_report (&err, 1);
+  if (check_listen (conf->listen, &err) < 0)
+    return rdind_error_report (&err, 2);
 
   /* Certificates exist before anything listens or starts. */
   time_t next_due = time (NULL) + 3600;
@@ -165,6 +285,9 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
     close (S.userns_fd);
   if (S.cache_lock_fd >= 0)
     close (S.cache_lock_fd);
+  for (int i = 0; i < 2; i++)
+    if (lock_fds[i] >= 0)
+      close (lock_fds[i]);
   /* Every connection is gone, so no configuration is borrowed any more. */
   while (S.retired)
     {

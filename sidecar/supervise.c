@@ -141,6 +141,11 @@ supervise_start (void)
     .args = args,
     .stdio_count = S.userns_fd >= 0 ? 4 : 3,
     .stdio = stdio,
+    /* A session of its own: the terminal's Ctrl-C (SIGINT to the whole
+     * foreground process group) reaches only us, and we stop the launcher
+     * with one SIGTERM; if it reached the launcher too, our SIGTERM would
+     * be its second signal and kill the namespace. */
+    .flags = UV_PROCESS_DETACHED,
   };
   int r = uv_spawn (S.loop, &S.launcher, &o);
   if (r < 0)

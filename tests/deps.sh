@@ -8,8 +8,16 @@ TEST_DEPS="busybox-static curl procps psmisc iproute2 util-linux file python3 py
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
 # contrib/sandbox.sh sets RDIND_NO_TEST_DEPS=1: it needs no test tools.
 [ -z "${RDIND_NO_TEST_DEPS:-}" ] || TEST_DEPS=
+# Nothing to do (and no sudo, no apt) when every package is installed.
+missing=
+# shellcheck disable=SC2086
+for p in $BUILD_DEPS $RUNTIME_DEPS $TEST_DEPS; do
+    dpkg-query -W -f='${db:Status-Abbrev}' "$p" 2>/dev/null | grep -q '^ii' || missing="$missing $p"
+done
+[ -n "$missing" ] || exit 0
+echo "installing:$missing" >&2
+$SUDO apt-get update -q
 # shellcheck disable=SC2086
 $SUDO apt-get install -y -q --no-install-recommends $BUILD_DEPS $RUNTIME_DEPS $TEST_DEPS

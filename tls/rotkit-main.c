@@ -55,7 +55,8 @@ help (void)
       "  --client-group NAME  make client keys 0640 for this group\n"
       "  --config FILE        rdind INI file to take defaults from\n"
       "  -q, --quiet          log warnings and errors only\n"
-      "  -h, --help           this help\n");
+      "  -h, --help           this help\n"
+      "  --version            print rotkit's version\n");
 }
 
 static int __attribute__ ((format (printf, 1, 2))) usage_error (const char *fmt, ...)
@@ -82,6 +83,7 @@ enum
   OPT_KEY_TYPE,
   OPT_CLIENT_GROUP,
   OPT_CONFIG,
+  OPT_VERSION,
 };
 
 static const struct option longopts[] = {
@@ -97,6 +99,7 @@ static const struct option longopts[] = {
   { "config", required_argument, NULL, OPT_CONFIG },
   { "quiet", no_argument, NULL, 'q' },
   { "help", no_argument, NULL, 'h' },
+  { "version", no_argument, NULL, OPT_VERSION },
   { NULL, 0, NULL, 0 },
 };
 
@@ -171,6 +174,9 @@ main (int argc, char **argv)
           break;
         case 'h':
           help ();
+          return 0;
+        case OPT_VERSION:
+          printf ("rotkit %s\n", PACKAGE_VERSION);
           return 0;
         default:
           usage (stderr);

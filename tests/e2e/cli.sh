@@ -14,6 +14,16 @@ for v in sidecar launch doctor health config; do
     check "--help lists '$v'" grep -q "^  $v " <<<"$out"
 done
 check "--version prints the version" grep -qE '^rdind [0-9]+\.[0-9]+' <("$RDIND" --version)
+check "rotkit --version prints the version" grep -qE '^rotkit [0-9]+\.[0-9]+' <("$ROTKIT" --version)
+# A typo in the section of a variable is refused like one in the key.
+out=$(RDIND_SIDCAR_LISTEN=127.0.0.1:1 "$RDIND" config 2>&1); rc=$?
+check "RDIND_SIDCAR_LISTEN (a typo'd section) exits 2" [ $rc = 2 ]
+check "... naming the variable" grep -q 'RDIND_SIDCAR_LISTEN: no such section' <<<"$out"
+out=$(RDIND_SIDECAR_PEER=x "$RDIND" config 2>&1); rc=$?
+check "RDIND_SIDECAR_PEER (an unknown key) exits 2, naming the variable" \
+    sh -c "[ $rc = 2 ] && printf '%s' '$out' | grep -q RDIND_SIDECAR_PEER"
+out=$(DOCKER_HOST=tcp://docker:2376 RDIND_CONFIG= RDIND_TEST_ENV=x "$RDIND" config 2>&1); rc=$?
+check "DOCKER_HOST and the test plumbing's RDIND_* are ignored" [ $rc = 0 ]
 
 "$RDIND" frobnicate >"$T/o" 2>&1; rc=$?
 check "unknown command exits 2" [ $rc = 2 ]
@@ -29,7 +39,7 @@ check "no command exits 2" [ $rc = 2 ]
 # Embedded defaults with no file at all.
 "$RDIND" config >"$T/o" 2>&1; rc=$?
 check "config runs with no file" [ $rc = 0 ]
-check "defaults shown with origin" grep -qE '^listen = 0\.0\.0\.0:2376 +; default$' "$T/o"
+check "defaults shown with origin" grep -qE '^listen = (0\.0\.0\.0:2376 +; default \(in a container\)|127\.0\.0\.1:2376 +; default \(not in a container\))$' "$T/o"
 check "no file reported" grep -q 'file: none' "$T/o"
 
 # XDG location, then RDIND_CONFIG, then --config.

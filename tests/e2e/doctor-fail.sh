@@ -41,6 +41,15 @@ grep -q "^FAIL subuid .*no subuid range for user $NOSUB" "$T/nosub.out" || fail 
 grep -q "fix: usermod --add-subuids .* $NOSUB" "$T/nosub.out" || fail "no usermod fix for subuid"
 grep -q "fix: usermod --add-subgids .* $NOSUB" "$T/nosub.out" || fail "no usermod fix for subgid"
 pass "doctor: FAIL + usermod fix for a user without subordinate ids"
+# The advised range is free: it overlaps no range of /etc/subuid or /etc/subgid.
+range=$(sed -n "s/.*fix: usermod --add-subuids \([0-9]*\)-\([0-9]*\) .*/\1 \2/p" "$T/nosub.out" | head -1)
+[ -n "$range" ] || fail "no range in the subuid fix"
+read -r lo hi <<<"$range"
+[ $((hi - lo + 1)) = 65536 ] || fail "the advised range $lo-$hi is not 65536 ids"
+overlap=$(cat /etc/subuid /etc/subgid | awk -F: -v lo="$lo" -v hi="$hi" \
+    '$2 ~ /^[0-9]+$/ && $2 <= hi && $2 + $3 - 1 >= lo {print}')
+[ -z "$overlap" ] || fail "the advised range $lo-$hi overlaps: $overlap"
+pass "doctor advises a free range ($lo-$hi) that overlaps no account's"
 rc=0
 setpriv --reuid="$NUID" --regid="$(id -g "$NOSUB")" --init-groups -- env -i PATH=/usr/bin:/bin:/usr/sbin:/sbin \
     HOME=/ USER="$NOSUB" RDIND_LAUNCHER_STATE_DIR="$T/n/s" RDIND_LAUNCHER_DATA_ROOT="$T/n/data" \

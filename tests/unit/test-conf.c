@@ -87,7 +87,12 @@ main (void)
 
   /* defaults */
   ok (conf_load_file (NULL, &c, &err) == 0, "defaults load with no file");
-  ok (strcmp (c->listen, "0.0.0.0:2376") == 0, "default listen 0.0.0.0:2376");
+  ok (strcmp (c->listen, conf_default_listen (conf_in_container ())) == 0,
+      "default listen follows where we run");
+  ok (strcmp (conf_default_listen (false), "127.0.0.1:2376") == 0,
+      "outside a container the default listen is loopback only");
+  ok (strcmp (conf_default_listen (true), "0.0.0.0:2376") == 0,
+      "in a container the default listen is every interface");
   ok (strv_len (c->peers) == 1 && strcmp (c->peers[0], "client") == 0, "default peer 'client'");
   ok (strcmp (c->user, "rootless") == 0, "default user rootless");
   ok (c->stop_timeout == 15, "default stop_timeout 15s");
@@ -196,6 +201,12 @@ main (void)
     expect_err ("", env3, "DOCKER_TLS_CERTDIR is empty", "empty DOCKER_TLS_CERTDIR refused");
     char *env4[] = { "RDIND_CONFIG=/x", "RDIND=/bin/rdind", "RDIND_DOCKER_PROXY=/x", "DOCKER_HOST=tcp://x:1", NULL };
     expect_ok ("", env4, "non-setting RDIND_* and DOCKER_HOST are ignored");
+    char *env5[] = { "RDIND_SIDCAR_LISTEN=127.0.0.1:1", NULL };
+    expect_err ("", env5, "environment variable RDIND_SIDCAR_LISTEN: no such section (sections: sidecar,",
+                "a typo in the section names the variable");
+    char *env6[] = { "RDIND_USERNS_FD=3", "RDIND_REAL_DOCKER_PROXY=/x", "RDIND_E2E_USER=u",
+                     "RDIND_TEST_ENV=A=1", "RDIND_NO_ASAN=1", "RDIND_SKIP_DEPS=1", NULL };
+    expect_ok ("", env6, "the RDIND_* variables of rdind's plumbing, tests and scripts are ignored");
   }
 
   /* precedence: env > DOCKER_TLS_CERTDIR > file > default */
@@ -217,7 +228,9 @@ main (void)
       ok (strstr (buf, "certdir = /from/rdind") && strstr (buf, "; env RDIND_TLS_CERTDIR"),
           "config print shows the env origin");
       ok (strstr (buf, "peers = a, b") && strstr (buf, ".ini:5"), "config print shows FILE:LINE");
-      ok (strstr (buf, "listen = 0.0.0.0:2376") && strstr (buf, "; default"), "config print shows defaults");
+      ok (strstr (buf, "listen = ") && strstr (buf, conf_default_listen (conf_in_container ()))
+              && strstr (buf, "; default"),
+          "config print shows defaults");
       /* The printed configuration reads back. */
       {
         cleanup_free char *p2 = write_ini (buf);
@@ -366,7 +379,7 @@ main (void)
     conf_free (cur);
     cur = NULL;
     ok (conf_load_file (NULL, &cur, &err) == 0 && conf_reload (cur, &n, &err) == 0 && conf_source_file (n) == NULL
-            && strcmp (n->listen, "0.0.0.0:2376") == 0,
+            && strcmp (n->listen, conf_default_listen (conf_in_container ())) == 0,
         "reload: no file stays no file");
     conf_free (cur);
     conf_free (n);

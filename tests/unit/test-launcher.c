@@ -17,6 +17,16 @@ main (void)
   uint64_t s = 0, c = 0;
   char *g = NULL, *d = NULL, *v;
   rdind_error_t err = NULL;
+  {
+    const char *u = "alice:100000:65536\nbob:165536:65536\n";
+    const char *g = "alice:100000:65536\ncarol:231072:1000\n";
+    ok (launch_subid_free (NULL, NULL, 65536) == 100000, "free subids: empty files give 100000");
+    ok (launch_subid_free (u, g, 65536) == 232072, "free subids: past every range of both files (%llu)",
+        (unsigned long long) launch_subid_free (u, g, 65536));
+    ok (launch_subid_free ("x:300000:65536\n", NULL, 65536) == 100000, "free subids: a gap below a range is used");
+    ok (launch_subid_free ("x:150000:10\n", NULL, 65536) == 150010, "free subids: a gap too small is skipped");
+    ok (launch_subid_free ("x:100000:4294860000\n", NULL, 65536) == 0, "free subids: none left");
+  }
   const char *subuid = "# comment\nalice:100000:65536\n1001:200000:1000\nbob:300000:65536\n";
 
   ok (launch_subid_parse (subuid, "alice", 1000, &s, &c) == 1 && s == 100000 && c == 65536,
