@@ -36,6 +36,7 @@ storage:
 http:
   addr: $REG
 EOF
+dump_on_fail "$T/registry.log"
 ip netns exec rcach docker-registry serve "$T/reg.yml" >"$T/registry.log" 2>&1 &
 on_exit "kill $!"
 wait_for 20 curl -sf "http://$REG/v2/" || fail "docker-registry did not start in the namespace"
@@ -52,7 +53,7 @@ sidecar () {
         "$RDIND" sidecar >"$T/$n.log" 2>&1 &
     SPID=$!
     export DOCKER_HOST=tcp://127.0.0.1:$port DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=$u/certs/client
-    wait_for 120 grep -q 'msg=listening' "$T/$n.log" || { tail -20 "$T/$n.log"; fail "sidecar $n did not start"; }
+    wait_for 120 grep -q 'msg=listening' "$T/$n.log" || { grep -v src=dockerd "$T/$n.log" | tail -20 >&2; fail "sidecar $n did not start" >&2; }
 }
 stop_it () { kill -TERM "$SPID"; wait "$SPID" 2>/dev/null; }
 
@@ -81,7 +82,7 @@ job () {
     sidecar "$n" "$@"
     local b0 t0 t1 b1
     b0=$(sent); t0=$(now_ms)
-    DOCKER_BUILDKIT=0 timeout 600 docker build -q -t app "$T/ctx" >/dev/null || fail "build in $n"
+    DOCKER_BUILDKIT=0 timeout 600 docker build -q -t app "$T/ctx" >/dev/null || fail "build in $n" >&2
     t1=$(now_ms); b1=$(sent)
     stop_it
     echo "$(( t1 - t0 )) $(( b1 - b0 ))"

@@ -218,7 +218,8 @@ sidecar_drop_privileges (struct rdind_conf *conf, int *userns_fd, rdind_error_t 
   unsetenv ("XDG_STATE_HOME");
   conf_resolve_paths (conf);
   if (own_dir (pw->pw_dir, pw->pw_dir, uid, gid, err) < 0 || own_dir (conf->certdir, pw->pw_dir, uid, gid, err) < 0
-      || own_dir (conf->data_root, pw->pw_dir, uid, gid, err) < 0 || own_dir (conf->state_dir, pw->pw_dir, uid, gid, err) < 0)
+      || own_dir (conf->data_root, pw->pw_dir, uid, gid, err) < 0 || own_dir (conf->state_dir, pw->pw_dir, uid, gid, err) < 0
+      || (conf->cache_dir && *conf->cache_dir && own_dir (conf->cache_dir, pw->pw_dir, uid, gid, err) < 0))
     return -1;
 
   if (launch_subid_require ("/etc/subuid", pw->pw_name, uid, &ids[0], &ids[1], err) < 0

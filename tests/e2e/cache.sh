@@ -24,7 +24,7 @@ fix_tun
 [ -x "$RDIND" ] || fail "rdind not built at $RDIND"
 
 CACHE=$T/cache
-mkdir -p "$CACHE" && chown "$E2E_USER": "$CACHE"
+# Not created here: the sidecar, started as root, hands it to its user.
 on_exit kill_user_procs
 
 # sidecar NAME [VAR=VALUE...]: a sidecar on the cache, in the background;
