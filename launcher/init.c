@@ -254,17 +254,22 @@ new_root (const struct launch_init *a, rdind_error_t *err)
       if (mount ("/sys", "/proc/sys", NULL, MS_BIND | MS_REC, NULL) < 0)
         return rdind_make_error (err, errno, "bind /sys into the daemon's root");
     }
-  if (mkdir ("/proc/.oldroot", 0700) < 0)
-    return rdind_make_error (err, errno, "mkdir the old root's mount point");
-  if (syscall (SYS_pivot_root, nr, "/proc/.oldroot") < 0)
+  /* A name of its own: the old root's entries are bound in above, and a
+   * root may well hold a /.oldroot of its own (one made by another
+   * pivot_root), which a fixed name would collide with. */
+  char old[] = "/proc/.rdind-oldroot.XXXXXX";
+  if (mkdtemp (old) == NULL)
+    return rdind_make_error (err, errno, "mkdir the old root's mount point %s", old);
+  if (syscall (SYS_pivot_root, nr, old) < 0)
     return rdind_make_error (err, errno, "pivot_root into the daemon's root");
   if (chdir ("/") < 0)
     return rdind_make_error (err, errno, "chdir /");
   /* pivot_root moved the old root's lock to the new root, so the old one
-   * may go (bubblewrap does the same). */
-  if (umount2 ("/.oldroot", MNT_DETACH) < 0)
+   * may go (bubblewrap does the same).  OLD + 5 is its path from the new
+   * root ("/.rdind-oldroot.XXXXXX"). */
+  if (umount2 (old + 5, MNT_DETACH) < 0)
     return rdind_make_error (err, errno, "detach the old root");
-  rmdir ("/.oldroot");
+  rmdir (old + 5);
   return 0;
 }
 
