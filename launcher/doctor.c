@@ -536,6 +536,7 @@ check_version (struct report *r, const char *name, const char *bin, const char *
   cleanup_free char *d = NULL;
   char line[256] = "";
   FILE *f;
+  int st = -1;
 
   if (exe == NULL)
     {
@@ -550,10 +551,26 @@ check_version (struct report *r, const char *name, const char *bin, const char *
       {
         if (fgets (line, sizeof line, f) == NULL)
           line[0] = '\0';
-        pclose (f);
+        /* The rest, so that it does not die of SIGPIPE. */
+        char rest[256];
+        while (fgets (rest, sizeof rest, f))
+          ;
+        st = pclose (f);
       }
     line[strcspn (line, "\n")] = '\0';
   }
+  /* A binary that cannot even print its version (a missing library, a
+   * libc too old for it, a seccomp kill) will not start for real either. */
+  if (st != 0)
+    {
+      if (st != -1 && WIFSIGNALED (st))
+        xasprintf (&d, "%s --version was killed by signal %d (%s): %s", exe, WTERMSIG (st),
+                   strsignal (WTERMSIG (st)), line);
+      else
+        xasprintf (&d, "%s --version exited with status %d: %s", exe,
+                   st != -1 && WIFEXITED (st) ? WEXITSTATUS (st) : st, line);
+      return item (r, name, LAUNCH_DOCTOR_FAIL, d, fix);
+    }
   xasprintf (&d, "%s: %s", exe, line);
   item (r, name, LAUNCH_DOCTOR_OK, d, NULL);
 }
@@ -592,17 +609,88 @@ check_storage (struct report *r, const struct rdind_conf *conf, bool userns_ok)
         "use a kernel >= 5.11 for rootless overlay2, or install fuse-overlayfs and pass /dev/fuse");
 }
 
+#define CGROUP2_MAGIC 0x63677270UL /* CGROUP2_SUPER_MAGIC */
+#define CGROUP1_MAGIC 0x27e0ebUL    /* CGROUP_SUPER_MAGIC */
+
+char **
+launch_cgroup_v1_mounts (const char *mountinfo)
+{
+  char **v = NULL;
+  for (const char *p = mountinfo; p && *p; p = strchr (p, '\n'), p = p ? p + 1 : NULL)
+    {
+      char target[512], fstype[64];
+      const char *sep = strstr (p, " - ");
+      const char *eol = strchr (p, '\n');
+      /* id parent major:minor root mount-point options [optional...] - fstype source super-options */
+      if (sep == NULL || (eol && sep > eol) || sscanf (p, "%*s %*s %*s %*s %511s", target) != 1
+          || sscanf (sep + 3, "%63s", fstype) != 1 || strcmp (fstype, "cgroup") != 0)
+        continue;
+      strv_append (&v, target);
+    }
+  return v;
+}
+
+bool
+launch_cgroup_usable (const struct launch_cgroup_facts *f)
+{
+  return f->statfs_errno == 0 && (f->fs_type == CGROUP2_MAGIC || f->v1_reachable > 0);
+}
+
+void
+launch_cgroup_probe_mounts (struct launch_cgroup_facts *f)
+{
+  cleanup_free char *mountinfo = NULL;
+  cleanup_strv char **v1 = NULL;
+  struct statfs sf;
+
+  f->statfs_errno = statfs ("/sys/fs/cgroup", &sf) < 0 ? errno : 0;
+  f->fs_type = f->statfs_errno ? 0 : (unsigned long) sf.f_type;
+  f->v1_reachable = 0;
+  read_file ("/proc/self/mountinfo", &mountinfo, NULL, NULL);
+  v1 = launch_cgroup_v1_mounts (mountinfo);
+  for (char **m = v1; m && *m; m++)
+    if (statfs (*m, &sf) == 0 && (unsigned long) sf.f_type == CGROUP1_MAGIC)
+      f->v1_reachable++;
+}
+
+void
+launch_doctor_cgroup (const struct launch_cgroup_facts *f, struct launch_doctor_verdict *v)
+{
+  if (f->statfs_errno == 0 && f->fs_type == CGROUP2_MAGIC)
+    {
+      char *d = fmt ("cgroup v2, %s, controllers: %s",
+                     f->own_writable ? "delegated (writable)" : "not delegated",
+                     f->controllers ? f->controllers : "?");
+      if (f->own_writable)
+        return verdict (v, LAUNCH_DOCTOR_OK, d, NULL);
+      return verdict (v, LAUNCH_DOCTOR_WARN, d,
+                      xstrdup ("containers run without resource limits: delegate the cgroup (systemd "
+                               "Delegate=yes, or a writable cgroup namespace)"));
+    }
+  if (f->v1_reachable > 0)
+    return verdict (v, LAUNCH_DOCTOR_WARN,
+                    xstrdup ("cgroup v1: rootless dockerd cannot apply resource limits"),
+                    xstrdup ("use a cgroup v2 host for `docker run --memory/--cpus`"));
+  /* Neither: runc takes /sys/fs/cgroup for v1 and finds no v1 mount, so
+   * dockerd starts but every container fails. */
+  verdict (v, LAUNCH_DOCTOR_FAIL,
+           fmt ("no cgroup file system is mounted (/sys/fs/cgroup: %s; no reachable v1 hierarchy in "
+                "/proc/self/mountinfo): every `docker run` would fail with `no cgroup mount "
+                "found in mountinfo`",
+                f->statfs_errno ? strerror (f->statfs_errno) : "not cgroup2"),
+           xstrdup (LAUNCH_CGROUP_MOUNT_FIX));
+}
+
 static void
 check_cgroup (struct report *r)
 {
-  struct statfs sf;
-  cleanup_free char *d = NULL;
-  if (statfs ("/sys/fs/cgroup", &sf) < 0)
-    return item (r, "cgroup", LAUNCH_DOCTOR_WARN, "/sys/fs/cgroup missing",
-                 "mount cgroup2 on /sys/fs/cgroup");
-  if (sf.f_type == 0x63677270 /* CGROUP2_SUPER_MAGIC */)
+  cleanup_free char *cg = NULL, *path = NULL, *ctl = NULL, *ctrls = NULL;
+  struct launch_cgroup_facts f = { 0 };
+  struct launch_doctor_verdict v;
+
+  launch_cgroup_probe_mounts (&f);
+  if (f.statfs_errno == 0 && f.fs_type == CGROUP2_MAGIC)
     {
-      cleanup_free char *cg = NULL, *path = NULL, *ctl = NULL;
       read_file ("/proc/self/cgroup", &cg, NULL, NULL);
       char *p = cg ? strstr (cg, "0::") : NULL;
       if (p)
@@ -611,20 +699,16 @@ check_cgroup (struct report *r)
           p[strcspn (p, "\n")] = '\0';
           xasprintf (&path, "/sys/fs/cgroup%s", p);
         }
-      bool writable = path && access (path, W_OK) == 0;
+      f.own_path = path;
+      f.own_writable = path && access (path, W_OK) == 0;
       xasprintf (&ctl, "%s/cgroup.controllers", path ? path : "/sys/fs/cgroup");
-      cleanup_free char *ctrls = NULL;
       read_file (ctl, &ctrls, NULL, NULL);
       if (ctrls)
         ctrls[strcspn (ctrls, "\n")] = '\0';
-      xasprintf (&d, "cgroup v2, %s, controllers: %s", writable ? "delegated (writable)" : "not delegated",
-                 ctrls ? ctrls : "?");
-      return item (r, "cgroup", writable ? LAUNCH_DOCTOR_OK : LAUNCH_DOCTOR_WARN, d,
-                   "containers run without resource limits: delegate the cgroup (systemd "
-                   "Delegate=yes, or a writable cgroup namespace)");
+      f.controllers = ctrls;
     }
-  item (r, "cgroup", LAUNCH_DOCTOR_WARN, "cgroup v1: rootless dockerd cannot apply resource limits",
-        "use a cgroup v2 host for `docker run --memory/--cpus`");
+  launch_doctor_cgroup (&f, &v);
+  report_verdict (r, "cgroup", &v);
 }
 
 static void

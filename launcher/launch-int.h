@@ -92,6 +92,13 @@ int launch_map_ids (pid_t pid, const char *tool, unsigned long self, uint64_t st
  * status (128 + signal when killed), or -1 when it cannot be started. */
 int launch_run_wait (char **argv, char **out);
 
+/* "NAME (EXE) exited with status N during setup: TAIL (see LOG)", or
+ * "was killed by signal N (NAME)", STATUS as waitpid() gave it; TAIL is the
+ * last lines of LOG_TEXT (what the program wrote on stderr), left out when
+ * it wrote nothing.  The caller frees the result. */
+char *launch_exit_describe (const char *name, const char *exe, int status, const char *log_text,
+                            const char *log_path);
+
 /* --- rdind-launch: the launcher's long-lived part, a program of its own ---
  *
  * `rdind launch` (launch.c) reads the configuration, checks the machine and
@@ -234,5 +241,31 @@ struct launch_proc_facts
   long apparmor_restrict;
 };
 void launch_doctor_proc (const struct launch_proc_facts *f, struct launch_doctor_verdict *v);
+
+/* What runc (under dockerd) decides from: /sys/fs/cgroup a cgroup2 file
+ * system means v2; anything else means v1, which needs cgroup v1 mounts in
+ * /proc/self/mountinfo that can be reached (a mount shadowed by a later
+ * one, such as a fresh sysfs on /sys, still has its line there). */
+struct launch_cgroup_facts
+{
+  int statfs_errno;        /* statfs("/sys/fs/cgroup"); 0: it worked */
+  unsigned long fs_type;   /* its f_type */
+  int v1_reachable;        /* v1 mount points of MOUNTINFO that statfs as cgroup */
+  const char *own_path;    /* v2: /sys/fs/cgroup + our "0::" path; NULL unknown */
+  bool own_writable;       /* v2: OWN_PATH writable (delegated) */
+  const char *controllers; /* v2: its cgroup.controllers; NULL unreadable */
+};
+void launch_doctor_cgroup (const struct launch_cgroup_facts *f, struct launch_doctor_verdict *v);
+/* The mount points of MOUNTINFO's cgroup v1 lines, as a vector (NULL when none). */
+char **launch_cgroup_v1_mounts (const char *mountinfo);
+/* Fills STATFS_ERRNO, FS_TYPE and V1_REACHABLE on this machine. */
+void launch_cgroup_probe_mounts (struct launch_cgroup_facts *f);
+/* False when runc would find no cgroup at all ("no cgroup mount found in
+ * mountinfo" at every `docker run`). */
+bool launch_cgroup_usable (const struct launch_cgroup_facts *f);
+/* The one-line fix when no cgroup file system is mounted. */
+#define LAUNCH_CGROUP_MOUNT_FIX                                                                    \
+  "mount one before rdind starts (as root: `mount -t cgroup2 none /sys/fs/cgroup`); in a "          \
+  "container or chroot, let the runtime mount /sys/fs/cgroup (do not mask or overmount it)"
 
 #endif

@@ -141,6 +141,17 @@ launch_preflight (const struct rdind_conf *conf, struct launch_ids *ids, bool ha
     return rdind_make_error (err, 0,
                              "rdind launch runs as an unprivileged user: as root, start `rdind "
                              "sidecar` (it drops to sidecar.user) or use setpriv/su");
+  /* Without any cgroup file system dockerd starts and answers, then runc
+   * fails every container: refuse here, where it can be said plainly. */
+  {
+    struct launch_cgroup_facts cg = { 0 };
+    launch_cgroup_probe_mounts (&cg);
+    if (!launch_cgroup_usable (&cg))
+      return rdind_make_error (err, cg.statfs_errno,
+                               "no cgroup file system is mounted on /sys/fs/cgroup (and no reachable v1 "
+                               "hierarchy in /proc/self/mountinfo): every `docker run` would fail with "
+                               "`no cgroup mount found in mountinfo`; " LAUNCH_CGROUP_MOUNT_FIX);
+  }
   /* The sidecar mapped the subordinate ids while it was root: no /etc/subuid
    * lookup, newuidmap or user namespace creation is needed here. */
   for (int i = 0; i < 2 && !have_userns; i++)

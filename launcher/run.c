@@ -228,6 +228,30 @@ spawn_net (char **argv, const char *log, const sigset_t *oldmask, const int *fds
   _exit (127);
 }
 
+/* Waits up to MS milliseconds for PID to end; true (STATUS filled) when it did. */
+static bool
+reap_within (pid_t pid, int ms, int *status)
+{
+  for (int i = 0; i < ms / 10; i++)
+    {
+      if (waitpid (pid, status, WNOHANG) == pid)
+        return true;
+      usleep (10000);
+    }
+  return false;
+}
+
+/* The error for a network helper that exited during setup: its status and
+ * the tail of its log (its stderr). */
+static int
+net_exited (rdind_error_t *err, const char *name, const char *exe, int status, const char *log)
+{
+  cleanup_free char *text = NULL, *msg = NULL;
+  read_file (log, &text, NULL, NULL);
+  msg = launch_exit_describe (name, exe, status, text, log);
+  return rdind_make_error (err, 0, "%s", msg);
+}
+
 /* slirp4netns: the child's only route out; --exit-fd makes it exit when we
  * do (even SIGKILLed), --ready-fd replaces polling. */
 static pid_t
@@ -271,15 +295,25 @@ start_slirp (const struct launch_run *run, pid_t child, const char *api_sock, in
   ready[1] = -1;
   struct pollfd p = { ready[0], POLLIN, 0 };
   char c = 0;
-  if (pid > 0 && poll (&p, 1, 10000) > 0 && read (ready[0], &c, 1) == 1 && c == '1')
+  if (pid < 0)
+    return rdind_make_error (err, errno, "fork for slirp4netns");
+  int pr = poll (&p, 1, 10000);
+  ssize_t got = pr > 0 ? read (ready[0], &c, 1) : -1;
+  if (got == 1 && c == '1')
     return pid;
-  rdind_make_error (err, 0, "slirp4netns (%s) did not become ready within 10 s (see %s)",
-                    run->slirp4netns, slirp_log);
-  if (pid > 0)
-    {
-      kill (pid, SIGKILL);
-      waitpid (pid, NULL, 0);
-    }
+  /* End of file on the ready pipe: slirp4netns closed it, nearly always by
+   * exiting.  Say so, with how it ended and what it wrote, not a timeout. */
+  int st;
+  if (got == 0 && reap_within (pid, 2000, &st))
+    return net_exited (err, "slirp4netns", run->slirp4netns, st, slirp_log);
+  if (got == 0)
+    rdind_make_error (err, 0, "slirp4netns (%s) closed its ready fd without becoming ready (see %s)",
+                      run->slirp4netns, slirp_log);
+  else
+    rdind_make_error (err, 0, "slirp4netns (%s) did not become ready within 10 s (see %s)",
+                      run->slirp4netns, slirp_log);
+  kill (pid, SIGKILL);
+  waitpid (pid, NULL, 0);
   return -1;
 }
 
@@ -318,11 +352,12 @@ start_pasta (const struct launch_run *run, pid_t child, const sigset_t *oldmask,
     return rdind_make_error (err, errno, "fork for pasta");
   for (int i = 0; i < 1000; i++)
     {
-      struct stat st;
-      if (stat (pidfile, &st) == 0 && st.st_size > 0)
+      struct stat sb;
+      int st;
+      if (stat (pidfile, &sb) == 0 && sb.st_size > 0)
         return pid;
-      if (waitpid (pid, NULL, WNOHANG) == pid)
-        return rdind_make_error (err, 0, "pasta (%s) exited during setup (see %s)", run->pasta, log);
+      if (waitpid (pid, &st, WNOHANG) == pid)
+        return net_exited (err, "pasta", run->pasta, st, log);
       usleep (10000);
     }
   kill (pid, SIGKILL);

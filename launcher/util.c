@@ -474,6 +474,44 @@ launch_run_wait (char **argv, char **out_err)
   return WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
 }
 
+char *
+launch_exit_describe (const char *name, const char *exe, int status, const char *log_text,
+                      const char *log_path)
+{
+  cleanup_free char *how = NULL, *tail = NULL;
+  size_t len = log_text ? strlen (log_text) : 0;
+
+  if (WIFSIGNALED (status))
+    xasprintf (&how, "was killed by signal %d (%s)", WTERMSIG (status), strsignal (WTERMSIG (status)));
+  else
+    xasprintf (&how, "exited with status %d", WIFEXITED (status) ? WEXITSTATUS (status) : status);
+  /* The last three lines of what it wrote, at most 400 bytes, on one line. */
+  while (len && (log_text[len - 1] == '\n' || log_text[len - 1] == ' '))
+    len--;
+  if (len)
+    {
+      size_t start = len;
+      int lines = 0;
+      while (start > 0 && len - start < 400)
+        {
+          if (log_text[start - 1] == '\n' && ++lines == 3)
+            break;
+          start--;
+        }
+      tail = xmalloc (len - start + 1);
+      for (size_t i = start; i < len; i++)
+        {
+          char c = log_text[i];
+          tail[i - start] = c == '\n' || c == '\r' || c == '\t' ? ' ' : ((unsigned char) c < 0x20 ? '?' : c);
+        }
+      tail[len - start] = '\0';
+    }
+  char *s;
+  xasprintf (&s, "%s (%s) %s during setup%s%s%s (see %s)", name, exe, how, tail ? ": `" : "",
+             tail ? tail : "", tail ? "`" : "", log_path);
+  return s;
+}
+
 /* newuidmap PID 0 UID 1 1 SUBSTART SUBCOUNT: root inside is us, and ids
  * 1..65536 come from the subordinate range. */
 int

@@ -11,7 +11,18 @@
 #      and uses tcp://localhost:2376;
 #   4. under Docker's default seccomp profile the sidecar fails and its log
 #      (rdind doctor) names the seccomp fix;
-#   5. `docker stop` stops the sidecar cleanly (exit 0) within the stop timeout.
+#   5. `docker stop` stops the sidecar cleanly (exit 0) within the stop timeout;
+#   6. current clients against the image's dockerd 26, through the endpoint:
+#      `docker buildx build` (BuildKit: a multi-stage build, a cache mount, a
+#      secret) and `docker compose` v2 (up with a build, a healthcheck and a
+#      published port, then down -v), judged by effect.
+#
+# The image is Debian 13's (dockerd 26.1, see contrib/Dockerfile); the host
+# tier runs Debian 12's dockerd 20.10, so the two daemons are both covered.
+# The job containers run the image itself as the client (--entrypoint bash):
+# Debian 13's docker CLI with its buildx and compose plugins, over TLS.
+# The pod sidecar's root holds a /.oldroot of its own (a root made by
+# another pivot_root does), which the launcher must not trip over.
 #
 # The outer dockerd (data root, exec root, socket, pid file under $T) has no
 # default bridge: image builds use --network host for apt-get (the host
@@ -27,8 +38,6 @@ require_root
 require_cmd dockerd containerd runc docker debootstrap busybox tar findmnt
 IMG=rdind-contrib-test:latest
 SECCOMP=$top_srcdir/contrib/seccomp.json
-# The job containers (Debian 12, like the host) use the host's docker CLI.
-DOCKER_CLI=$(command -v docker)
 [ -f "$top_srcdir/contrib/Dockerfile" ] || fail "contrib/Dockerfile missing"
 [ -f "$SECCOMP" ] || fail "contrib/seccomp.json missing"
 
@@ -64,11 +73,13 @@ docker run --rm --entrypoint sh "$IMG" -c '
     [ ! -u /usr/bin/newuidmap ] && [ ! -u /usr/bin/newgidmap ]
     getcap /usr/bin/newuidmap | grep -q "cap_setuid[=+]ep"
     getcap /usr/bin/newgidmap | grep -q "cap_setgid[=+]ep"
-    for c in rdind dockerd containerd runc slirp4netns fuse-overlayfs iptables; do command -v $c >/dev/null; done
+    for c in rdind dockerd containerd runc slirp4netns pasta fuse-overlayfs iptables docker; do command -v $c >/dev/null; done
+    dockerd --version | grep -q "version 26\."
+    docker buildx version && docker compose version
     rdind --version' >"$T/image-check.log" 2>&1
 rc=$?
 dump_on_fail "$T/image-check.log"
-check "image: user rootless 1000 with subids, newuidmap/newgidmap with file caps and no setuid bit, tools present" [ $rc = 0 ]
+check "image: user rootless 1000 with subids, newuidmap/newgidmap with file caps and no setuid bit, tools present, dockerd 26, buildx and compose plugins" [ $rc = 0 ]
 
 # ---- what the job containers run --------------------------------------------
 W=$T/work
@@ -87,6 +98,8 @@ until (exec 3<>"/dev/tcp/$h/$p") 2>/dev/null; do
 done
 echo "JOB: port open"
 docker version --format 'JOB: server {{.Server.Version}} api {{.Server.APIVersion}}'
+# dockerd asks the launcher's rootlesskit API (GET /v1/info) for these.
+docker version --format 'JOB: components {{range .Server.Components}}{{.Name}}={{.Version}} {{if eq .Name "rootlesskit"}}net={{index .Details "NetworkDriver"}} port={{index .Details "PortDriver"}} {{end}}{{end}}'
 docker info --format 'JOB: security={{range .SecurityOptions}}{{.}} {{end}}driver={{.Driver}}'
 docker import /work/busybox.tar bb >/dev/null
 docker run --rm bb echo JOB: hello-from-inner
@@ -95,11 +108,92 @@ docker run --rm job-built
 echo "JOB: done"
 EOF
 
-run_job () { # NAME NETWORK CERTVOL DOCKER_HOST
-    docker run --name "$1" --network "$2" -v "$3:/certs/client:ro" \
-        -v "$DOCKER_CLI:/usr/local/bin/docker:ro" -v "$W:/work:ro" \
+# ---- 6. what the clients job runs: buildx and compose against dockerd 26 -------
+# A multi-stage BuildKit build: the first stage counts its runs in a cache
+# mount (a second build, whose new ROUND reruns the step, sees the first
+# one's file: BuildKit keeps cache mounts between builds) and
+# hashes a secret that must not land in any layer; the second stage keeps
+# only the result.  A compose project builds a web server whose page the
+# build wrote, publishes it, waits on its healthcheck, keeps a volume.
+mkdir -p "$W/bx" "$W/compose/web"
+cat >"$W/bx/Dockerfile" <<'EOF'
+FROM bb AS build
+ARG ROUND
+RUN --mount=type=cache,target=/cache,id=rdind-e2e \
+    echo "round $ROUND" >> /cache/runs && echo "cache-runs=$(wc -l < /cache/runs)" > /out
+RUN --mount=type=secret,id=token \
+    echo "secret-sha=$(busybox sha256sum /run/secrets/token | busybox cut -d' ' -f1)" >> /out
+FROM bb
+COPY --from=build /out /out
+CMD ["cat", "/out"]
+EOF
+cat >"$W/compose/web/Dockerfile" <<'EOF'
+FROM bb
+RUN mkdir -p /www && echo built-by-compose > /www/index.html
+CMD ["httpd", "-f", "-p", "8080", "-h", "/www"]
+EOF
+cat >"$W/compose/compose.yaml" <<'EOF'
+name: rdindtest
+services:
+  web:
+    build: ./web
+    ports: ["18080:8080"]
+    volumes: ["data:/data"]
+    healthcheck:
+      test: ["CMD", "wget", "-q", "-O", "/dev/null", "http://127.0.0.1:8080/index.html"]
+      interval: 1s
+      timeout: 3s
+      retries: 60
+volumes:
+  data: {}
+EOF
+cat >"$W/clients.sh" <<'EOF'
+set -eu
+export DOCKER_BUILDKIT=1
+docker image inspect bb >/dev/null 2>&1 || docker import /work/busybox.tar bb >/dev/null
+echo "JOB: $(docker buildx version)"
+echo "JOB: builder $(docker buildx inspect | sed -n 's/^Driver: *//p' | head -1)"
+secret="rdind-secret-$$-$RANDOM$RANDOM"
+printf '%s' "$secret" >/tmp/token
+echo "JOB: want secret-sha=$(sha256sum /tmp/token | cut -d' ' -f1)"
+cp -r /work/bx /tmp/bx
+docker buildx build --progress=plain --build-arg ROUND=1 --secret id=token,src=/tmp/token -t bx:1 /tmp/bx >/tmp/bx1.log 2>&1 ||
+    { cat /tmp/bx1.log; exit 1; }
+! grep -q 'DEPRECATED: The legacy builder' /tmp/bx1.log
+grep -q '^#[0-9]* \[build ' /tmp/bx1.log && echo "JOB: BuildKit ran the build stage"
+docker run --rm bx:1 | sed 's/^/JOB: run1 /'
+docker buildx build --progress=plain --build-arg ROUND=2 --secret id=token,src=/tmp/token -t bx:2 /tmp/bx >/tmp/bx2.log 2>&1 ||
+    { cat /tmp/bx2.log; exit 1; }
+docker run --rm bx:2 | sed 's/^/JOB: run2 /'
+n=$(docker save bx:1 bx:2 | grep -ac "$secret" || true)
+echo "JOB: secret in saved images: $n"
+docker run --rm bx:2 ls /cache 2>&1 | sed 's/^/JOB: final stage: /' || true
+docker run --rm bx:2 ls /run/secrets 2>&1 | sed 's/^/JOB: final stage: /' || true
+
+cp -r /work/compose /tmp/compose
+cd /tmp/compose
+echo "JOB: $(docker compose version)"
+docker compose up -d --build --wait >/tmp/up.log 2>&1 ||
+    { cat /tmp/up.log; docker compose ps -a; docker compose logs; exit 1; }
+echo "JOB: health $(docker inspect -f '{{.State.Health.Status}}' rdindtest-web-1)"
+host=${DOCKER_HOST#tcp://}; host=${host%:*}
+exec 3<>"/dev/tcp/$host/18080"
+printf 'GET /index.html HTTP/1.0\r\nHost: x\r\n\r\n' >&3
+sed 's/^/JOB: port 18080: /' <&3 | tr -d '\r'
+exec 3<&-
+echo "JOB: up done"
+EOF
+cat >"$W/compose-down.sh" <<'EOF'
+set -eu
+cp -r /work/compose /tmp/compose && cd /tmp/compose
+docker compose down -v >/tmp/down.log 2>&1 || { cat /tmp/down.log; exit 1; }
+echo "JOB: down done"
+EOF
+
+run_job () { # NAME NETWORK CERTVOL DOCKER_HOST [SCRIPT]
+    docker run --name "$1" --network "$2" -v "$3:/certs/client:ro" -v "$W:/work:ro" \
         -e DOCKER_HOST="$4" -e DOCKER_TLS_VERIFY=1 -e DOCKER_CERT_PATH=/certs/client \
-        -e DOCKER_BUILDKIT=0 "$BASE" bash /work/job.sh
+        -e DOCKER_BUILDKIT=0 --entrypoint bash "$IMG" "/work/${5:-job.sh}"
 }
 
 # Only these: no --privileged, no capability added.
@@ -167,8 +261,58 @@ check "job: import, run, build and run an image through tcp://docker:2376" [ $rc
 check "job: inner container ran" grep -q 'JOB: hello-from-inner' "$T/gitlab-job.log"
 check "job: image built inside rdind ran" grep -q '^built-inside-rdind$' "$T/gitlab-job.log"
 check "inner dockerd is rootless" grep -q 'JOB: security=.*name=rootless' "$T/gitlab-job.log"
+check "inner dockerd is the image's 26.x (the host tier runs 20.10)" grep -q '^JOB: server 26\.' "$T/gitlab-job.log"
+check "dockerd 26 read the launcher's GET /v1/info (rootlesskit component rdind-*, slirp4netns, native ports)" \
+    grep -qE '^JOB: components .*rootlesskit=rdind-[^ ]+ net=slirp4netns port=native' "$T/gitlab-job.log"
 check "healthcheck reports healthy" wait_for 30 sh -c "[ \"\$(docker inspect -f '{{.State.Health.Status}}' gitlab-svc)\" = healthy ]"
-docker rm -f gitlab-svc gitlab-job >/dev/null 2>&1
+
+# ---- 6. buildx and compose through tcp://docker:2376 -----------------------------
+step "clients against dockerd 26: docker buildx build, docker compose"
+dump_on_fail "$T/clients-job.log" "$T/clients-down.log"
+# What dockerd itself holds, asked on its own socket inside the sidecar.
+# (The service has the job's DOCKER_* variables, as GitLab passes them.)
+inner () {
+    docker exec -u rootless gitlab-svc env -u DOCKER_HOST -u DOCKER_TLS_VERIFY -u DOCKER_CERT_PATH \
+        docker -H unix:///run/user/1000/rdind/docker.sock "$@" 2>>"$T/inner.log"
+}
+dump_on_fail "$T/inner.log"
+project_containers () { inner ps -aq --filter label=com.docker.compose.project=rdindtest; }
+project_volumes () { inner volume ls -q --filter label=com.docker.compose.project=rdindtest; }
+port_open () { docker run --rm --network rdind-ci-net --entrypoint bash "$IMG" -c 'exec 3<>/dev/tcp/docker/18080' 2>/dev/null; }
+check "dockerd answers on its own socket inside the sidecar" inner version
+tb=$(date +%s)
+run_job clients-job rdind-ci-net gitlab-certs tcp://docker:2376 clients.sh >"$T/clients-job.log" 2>&1
+rc=$?
+sed 's/^/#   /' "$T/clients-job.log"
+check "clients job: buildx builds and compose up ran ($(( $(date +%s) - tb ))s)" [ $rc = 0 ]
+want=$(sed -n 's/^JOB: want //p' "$T/clients-job.log")
+check "buildx: BuildKit on dockerd 26's docker driver ran the build stage of a multi-stage build" \
+    sh -c "grep -qx 'JOB: BuildKit ran the build stage' '$T/clients-job.log' && grep -qx 'JOB: builder docker' '$T/clients-job.log'"
+check "buildx: the built image runs and prints what the build wrote, the secret's hash included" \
+    sh -c "[ -n '$want' ] && grep -qx 'JOB: run1 $want' '$T/clients-job.log' && grep -qx 'JOB: run1 cache-runs=1' '$T/clients-job.log'"
+check "buildx: the cache mount outlived the first build (the second build's rerun saw 2 runs)" \
+    grep -qx 'JOB: run2 cache-runs=2' "$T/clients-job.log"
+check "buildx: the secret is in no layer of either image (docker save)" \
+    grep -qx 'JOB: secret in saved images: 0' "$T/clients-job.log"
+check "buildx: the final stage holds neither the cache nor the secret" \
+    sh -c "[ \$(grep -c '^JOB: final stage: .*No such file' '$T/clients-job.log') = 2 ]"
+check "compose: the service is healthy by its healthcheck" grep -qx 'JOB: health healthy' "$T/clients-job.log"
+check "compose: the published port answers with the page the build wrote" \
+    grep -qx 'JOB: port 18080: built-by-compose' "$T/clients-job.log"
+check "compose: dockerd holds the project's container and volume (asked on its own socket)" \
+    sh -c "[ -n \"\$1\" ] && [ -n \"\$2\" ]" _ "$(project_containers)" "$(project_volumes)"
+docker rm -f clients-job >/dev/null 2>&1
+run_job clients-down rdind-ci-net gitlab-certs tcp://docker:2376 compose-down.sh >"$T/clients-down.log" 2>&1
+rc=$?
+sed 's/^/#   /' "$T/clients-down.log"
+check "compose down -v ran" [ $rc = 0 ]
+c=$(project_containers) && v=$(project_volumes) && all=$(inner volume ls -q) ||
+    fail "asking dockerd on its own socket after down -v"
+check "after down -v dockerd holds no container and no volume of the project (its own socket)" \
+    sh -c "[ -z '$c' ] && [ -z '$v' ] && ! echo '$all' | grep -qx rdindtest_data"
+if port_open; then fail "after down -v the published port still answers"; fi
+pass "after down -v the published port is closed"
+docker rm -f gitlab-svc gitlab-job clients-down >/dev/null 2>&1
 
 # ---- 3. Kubernetes / Tekton pod shape -------------------------------------------
 step "pod shape: job shares the sidecar's network namespace, tcp://localhost:2376"
@@ -180,8 +324,9 @@ dump_on_fail "$T/pod-svc.log" "$T/pod-job.log"
 # switch to the user and the id maps it writes itself).
 HARDENED=(--security-opt no-new-privileges --cap-drop ALL)
 for c in CHOWN DAC_OVERRIDE FOWNER MKNOD SETUID SETGID SETPCAP; do HARDENED+=(--cap-add "$c"); done
+# Its root holds a /.oldroot of its own (here a tmpfs mount point).
 docker run -d --name pod-svc --network none "${UNPRIV[@]}" "${HARDENED[@]}" -v pod-certs:/certs/client \
-    "$IMG" >/dev/null 2>"$T/pod-svc.err" || { cat "$T/pod-svc.err"; fail "starting the pod sidecar"; }
+    --mount type=tmpfs,destination=/.oldroot "$IMG" >/dev/null 2>"$T/pod-svc.err" || { cat "$T/pod-svc.err"; fail "starting the pod sidecar"; }
 if ! wait_ready pod-svc; then
     dump_container pod-svc; fail "pod sidecar not ready within 120 s"
 fi
@@ -190,18 +335,20 @@ check "pod sidecar (pid 1) runs as uid 1000 with no_new_privs" \
     sh -c "echo '$st' | grep -qE '^Uid:[[:space:]]+1000[[:space:]]+1000[[:space:]]+1000' && echo '$st' | grep -qE '^NoNewPrivs:[[:space:]]+1'"
 check "pod sidecar keeps no capability, not even in its bounding set" \
     sh -c "echo '$st' | grep -E '^Cap(Inh|Prm|Eff|Bnd|Amb):' | grep -vq '0000000000000000' && exit 1 || exit 0"
+check "pod sidecar's root has a /.oldroot of its own" docker exec pod-svc test -d /.oldroot
 run_job pod-job container:pod-svc pod-certs tcp://localhost:2376 >"$T/pod-job.log" 2>&1
 rc=$?
 sed 's/^/#   /' "$T/pod-job.log"
 check "pod job: import, run, build and run through tcp://localhost:2376" [ $rc = 0 ]
+check "a root holding /.oldroot: the launcher started once, no setup error" \
+    sh -c "! docker logs pod-svc 2>&1 | grep -qE 'old root|restarting launcher'"
 docker rm -f pod-job >/dev/null 2>&1
 
 # ---- 5. docker stop of the sidecar, with a container running inside -------------
 step "docker stop of the pod sidecar (default 10 s timeout)"
 docker run --rm --network container:pod-svc -v pod-certs:/certs/client:ro \
-    -v "$DOCKER_CLI:/usr/local/bin/docker:ro" \
     -e DOCKER_HOST=tcp://localhost:2376 -e DOCKER_TLS_VERIFY=1 -e DOCKER_CERT_PATH=/certs/client \
-    "$BASE" docker run -d --name inner-sleeper bb sh -c 'trap "exit 0" TERM; while :; do sleep 1; done' \
+    --entrypoint docker "$IMG" run -d --name inner-sleeper bb sh -c 'trap "exit 0" TERM; while :; do sleep 1; done' \
     >"$T/pod-sleeper.log" 2>&1
 check "a container runs inside the pod sidecar" [ $? = 0 ]
 ts=$(date +%s%N)

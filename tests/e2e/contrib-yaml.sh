@@ -182,7 +182,8 @@ cat "$T/out"
 
 # ---- Dockerfile --------------------------------------------------------------------
 D=$C/Dockerfile
-check "Dockerfile: Debian 12 slim base" grep -qE '^FROM debian:bookworm-slim( |$)' "$D"
+check "Dockerfile: Debian 13 slim base, for both stages" \
+    [ "$(grep -cE '^FROM debian:trixie-slim( |$)' "$D") $(grep -c '^FROM ' "$D")" = "2 2" ]
 check "Dockerfile: multi-stage build from the source tree" grep -q 'COPY --from=build' "$D"
 check "Dockerfile: EXPOSE 2376 only" [ "$(grep -E '^EXPOSE' "$D")" = "EXPOSE 2376" ]
 check "Dockerfile: ENTRYPOINT rdind sidecar" grep -qF 'ENTRYPOINT ["rdind", "sidecar"]' "$D"

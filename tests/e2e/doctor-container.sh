@@ -23,7 +23,7 @@
 #      flipped here (parallel tests would break); tests/unit/test-doctor
 #      covers their verdicts.
 #
-# The image is the debootstrapped Debian 12 base (cached, see lib-outer.sh)
+# The image is the debootstrapped Debian 13 base (cached, see lib-outer.sh)
 # plus uidmap, rdind's libraries, the user rootless (1000) with 65536
 # subordinate ids, and the rdind just built.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
@@ -55,7 +55,7 @@ cat >"$I/Dockerfile" <<EOF
 FROM $BASE
 RUN apt-get update \\
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \\
-      uidmap libcap2-bin libuv1 libssl3 libcap-ng0 libinih1 libjansson4 libhttp-parser2.9 \\
+      uidmap libcap2-bin libuv1t64 libssl3t64 libcap-ng0 libinih1 libjansson4 libhttp-parser2.9 \\
  && rm -rf /var/lib/apt/lists/* \\
  && chmod u-s /usr/bin/newuidmap /usr/bin/newgidmap \\
  && setcap cap_setuid+ep /usr/bin/newuidmap \\

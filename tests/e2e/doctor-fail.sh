@@ -1,6 +1,9 @@
 #!/bin/bash
 # rdind doctor: OK on a good setup; FAIL with the right one-line fix for a
-# user without subordinate ids and for an unopenable /dev/net/tun; --json.
+# user without subordinate ids, for an unopenable /dev/net/tun, for no
+# cgroup file system within reach and for a slirp4netns that cannot run;
+# --json.  launch refuses or fails saying the same, and a slirp4netns that
+# dies at once is reported as exited (status, stderr), not as slow.
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 
 require_cmd python3 useradd userdel
@@ -119,3 +122,54 @@ rc=0; RDIND_TEST_ENV="$RDIND_TEST_ENV RDIND_LAUNCHER_NET=pasta RDIND_LAUNCHER_PA
     as_user "$RDIND" launch >"$T/nopasta-launch.out" 2>&1 || rc=$?
 check "net = pasta, no pasta: launch refuses, naming the package (exit $rc)" sh -c \
     "[ $rc != 0 ] && grep -q 'install passt' '$T/nopasta-launch.out'"
+
+# No cgroup file system within reach: a fresh sysfs on /sys, in a user,
+# mount and network namespace of the test user's own, hides the host's
+# cgroup mounts (their lines stay in mountinfo, their mount points are gone:
+# what runc then meets at every `docker run`).  The user is uid 1000 of a
+# nested namespace, not its root (launch refuses root).
+nocgroup () {
+    as_user unshare --user --map-root-user --mount --net sh -c \
+        'mount -t sysfs sysfs /sys && exec unshare --user --map-user=1000 --map-group=1000 "$0" "$@"' "$@"
+}
+rc=0; nocgroup "$RDIND" doctor >"$T/nocg.out" 2>&1 || rc=$?
+cat "$T/nocg.out"
+check "no cgroup mounted: doctor FAILs (not 'cgroup v1'), naming docker run's error and the mount fix (exit $rc)" sh -c \
+    "[ $rc = 1 ] && grep -q '^FAIL cgroup .*no cgroup file system is mounted.*no cgroup mount found in mountinfo' '$T/nocg.out' \
+     && grep -q 'fix: .*mount -t cgroup2' '$T/nocg.out' && ! grep -q '^WARN cgroup .*cgroup v1' '$T/nocg.out'"
+rc=0; nocgroup "$RDIND" launch >"$T/nocg-launch.out" 2>&1 || rc=$?
+cat "$T/nocg-launch.out"
+check "no cgroup mounted: launch refuses (exit 3: not restarted), saying why and how to fix (exit $rc)" sh -c \
+    "[ $rc = 3 ] && grep -q 'no cgroup file system is mounted on /sys/fs/cgroup.*mount -t cgroup2' '$T/nocg-launch.out'"
+as_user "$RDIND" doctor >"$T/cg-host.out" 2>&1
+check "the host's own cgroups are no FAIL" sh -c "grep -q '^\(OK\|WARN\) cgroup ' '$T/cg-host.out'"
+
+# A slirp4netns whose process dies at once: launch says it exited, with its
+# status and the end of its stderr, not that it "did not become ready".
+cat >"$T/slirp-dies" <<'SH'
+#!/bin/sh
+case "${1:-}" in --help|--version) echo "slirp4netns version 1.2.0"; exit 0 ;; esac
+echo "slirp-dies: cannot open tap0: simulated failure" >&2
+exit 7
+SH
+chmod 755 "$T/slirp-dies"
+ts=$(date +%s)
+rc=0; RDIND_TEST_ENV="$RDIND_TEST_ENV RDIND_LAUNCHER_SLIRP4NETNS=$T/slirp-dies" \
+    as_user timeout 60 "$RDIND" launch >"$T/slirp-dies.out" 2>&1 || rc=$?
+secs=$(( $(date +%s) - ts ))
+cat "$T/slirp-dies.out"
+check "slirp4netns dies at once: launch fails (exit $rc) within 8 s ($secs s), no 10 s wait" \
+    sh -c "[ $rc != 0 ] && [ $rc != 124 ] && [ $secs -lt 8 ]"
+check "... and its log says it exited with status 7, with its stderr" \
+    grep -q "slirp4netns ($T/slirp-dies) exited with status 7 during setup: \`slirp-dies: cannot open tap0: simulated failure\`" "$T/slirp-dies.out"
+check "... and not that it did not become ready" sh -c "! grep -q 'did not become ready' '$T/slirp-dies.out'"
+# One that cannot even start (here: prints and fails at --version too, as a
+# binary missing its libraries does): doctor FAILs on it.
+printf '#!/bin/sh\necho "slirp4netns: error while loading shared libraries: libslirp.so.0" >&2\nexit 127\n' >"$T/slirp-broken"
+chmod 755 "$T/slirp-broken"
+rc=0; RDIND_TEST_ENV="$RDIND_TEST_ENV RDIND_LAUNCHER_SLIRP4NETNS=$T/slirp-broken" \
+    as_user "$RDIND" doctor >"$T/slirp-broken.out" 2>&1 || rc=$?
+cat "$T/slirp-broken.out"
+check "a slirp4netns that cannot run: doctor FAILs with its status and message (exit $rc)" sh -c \
+    "[ $rc = 1 ] && grep -q '^FAIL slirp4netns .*--version exited with status 127: .*libslirp.so.0' '$T/slirp-broken.out' \
+     && grep -q 'fix: apt-get install slirp4netns' '$T/slirp-broken.out'"

@@ -6,13 +6,15 @@
 # outer_stop (every container, network and mount it made goes; the host's
 # ip_forward and FORWARD policy are put back).  DOCKER_HOST points at it.
 #
-# outer_base_image imports the debootstrapped Debian 12 base as $BASE; the
-# debootstrap is cached in $RDIND_TEST_CACHE (default /var/cache/rdind-test)
-# so reruns skip it.
+# outer_base_image imports the debootstrapped Debian 13 (trixie) base as
+# $BASE: the container tier runs dockerd 26 from it, while the host tier
+# runs the host's Debian 12 dockerd 20.10.  The debootstrap is cached in
+# $RDIND_TEST_CACHE (default /var/cache/rdind-test) so reruns skip it.
 
 CACHE=${RDIND_TEST_CACHE:-/var/cache/rdind-test}
 MIRROR=${RDIND_TEST_MIRROR:-http://deb.debian.org/debian}
-BASE=debian:bookworm-slim           # the name contrib/Dockerfile uses
+SUITE=trixie
+BASE=debian:$SUITE-slim             # the name contrib/Dockerfile uses
 O=$T/outer
 
 t0=$(date +%s)
@@ -68,15 +70,18 @@ outer_start () {
 outer_base_image () {
     require_cmd debootstrap tar
     mkdir -p "$CACHE"
-    if [ ! -s "$CACHE/bookworm-minbase.tar" ]; then
-        step "debootstrap --variant=minbase bookworm (cached in $CACHE afterwards)"
+    local tarball=$CACHE/$SUITE-minbase.tar
+    if [ ! -s "$tarball" ]; then
+        [ -e "/usr/share/debootstrap/scripts/$SUITE" ] ||
+            skip "debootstrap knows no $SUITE (install Debian 12's current debootstrap)"
+        step "debootstrap --variant=minbase $SUITE (cached in $CACHE afterwards)"
         local root=$T/rootfs
-        debootstrap --variant=minbase bookworm "$root" "$MIRROR" >"$T/debootstrap.log" 2>&1 ||
+        debootstrap --variant=minbase "$SUITE" "$root" "$MIRROR" >"$T/debootstrap.log" 2>&1 ||
             { tail -20 "$T/debootstrap.log"; fail "debootstrap from $MIRROR"; }
         rm -rf "$root"/var/cache/apt/archives/*.deb "$root"/var/lib/apt/lists/*
-        tar --numeric-owner -C "$root" -cf "$CACHE/bookworm-minbase.tar.tmp" . &&
-            mv "$CACHE/bookworm-minbase.tar.tmp" "$CACHE/bookworm-minbase.tar" || fail "caching the base tarball"
+        tar --numeric-owner -C "$root" -cf "$tarball.tmp" . && sync "$tarball.tmp" &&
+            mv "$tarball.tmp" "$tarball" || fail "caching the base tarball"
         rm -rf "$root"
     fi
-    check "base image imported as $BASE" docker import "$CACHE/bookworm-minbase.tar" "$BASE"
+    check "base image imported as $BASE" docker import "$tarball" "$BASE"
 }

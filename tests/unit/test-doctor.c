@@ -10,6 +10,7 @@
 
 #include "launch-int.h"
 #include "tap.h"
+#include "util.h"
 
 static const char *status_plain = "Name:\trdind\nUid:\t1000\t1000\t1000\t1000\n"
                                   "CapBnd:\t00000000a80425fb\nSeccomp:\t0\nSeccomp_filters:\t0\n";
@@ -298,11 +299,83 @@ test_proc (void)
   launch_doctor_verdict_release (&v);
 }
 
+/* A cgroup v1 host (this project's CI VM): a tmpfs on /sys/fs/cgroup and a
+ * v1 hierarchy per controller under it; cgroup2 on unified (hybrid). */
+static const char *mountinfo_v1
+    = "27 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+      "23 27 0:22 / /sys rw,nosuid,nodev,noexec,relatime shared:7 - sysfs sysfs rw\n"
+      "28 23 0:25 / /sys/fs/cgroup ro,nosuid,nodev,noexec shared:9 - tmpfs tmpfs ro,mode=755\n"
+      "29 28 0:26 / /sys/fs/cgroup/unified rw,nosuid shared:10 - cgroup2 cgroup2 rw\n"
+      "30 28 0:27 / /sys/fs/cgroup/systemd rw,nosuid shared:11 - cgroup cgroup rw,xattr,name=systemd\n"
+      "33 28 0:30 / /sys/fs/cgroup/memory rw,nosuid shared:14 - cgroup cgroup rw,memory\n";
+/* A root whose /sys has no cgroup mounted at all (a chroot, a hand-made
+ * container): sysfs only. */
+static const char *mountinfo_none
+    = "27 1 8:1 / / rw,relatime - ext4 /dev/sda1 rw\n"
+      "23 27 0:22 / /sys rw,nosuid,nodev,noexec,relatime - sysfs sysfs rw\n"
+      "29 23 0:26 / /sys/fs/cgroup/unified rw,nosuid - cgroup2 cgroup2 rw\n";
+
+static struct launch_doctor_verdict
+cgroup (int e, unsigned long type, int v1, bool writable, const char *ctrls)
+{
+  struct launch_doctor_verdict v;
+  struct launch_cgroup_facts f = { e, type, v1, "/sys/fs/cgroup/x", writable, ctrls };
+  launch_doctor_cgroup (&f, &v);
+  return v;
+}
+
+static void
+test_cgroup (void)
+{
+  struct launch_doctor_verdict v;
+  char **m = launch_cgroup_v1_mounts (mountinfo_v1);
+
+  ok (strv_len (m) == 2 && strcmp (m[0], "/sys/fs/cgroup/systemd") == 0
+          && strcmp (m[1], "/sys/fs/cgroup/memory") == 0,
+      "cgroup: the v1 mount points of mountinfo, not tmpfs or cgroup2");
+  strv_free (m);
+  ok (launch_cgroup_v1_mounts (mountinfo_none) == NULL && launch_cgroup_v1_mounts (NULL) == NULL,
+      "cgroup: no v1 mount in a sysfs-only mountinfo");
+
+  v = cgroup (0, 0x63677270UL, 0, true, "cpu memory pids");
+  ok (v.status == LAUNCH_DOCTOR_OK && has (v.detail, "cgroup v2, delegated") && has (v.detail, "cpu memory pids"),
+      "cgroup: v2 delegated OK");
+  launch_doctor_verdict_release (&v);
+  v = cgroup (0, 0x63677270UL, 0, false, NULL);
+  ok (v.status == LAUNCH_DOCTOR_WARN && has (v.detail, "not delegated") && has (v.fix, "Delegate=yes"),
+      "cgroup: v2 not delegated WARN");
+  launch_doctor_verdict_release (&v);
+  v = cgroup (0, 0x01021994UL /* tmpfs */, 2, false, NULL);
+  ok (v.status == LAUNCH_DOCTOR_WARN && has (v.detail, "cgroup v1"), "cgroup: v1 WARN");
+  launch_doctor_verdict_release (&v);
+  /* Nothing mounted: /sys/fs/cgroup is sysfs's empty directory (or a
+   * shadowed v1 hierarchy nobody reaches).  The old verdict said "cgroup
+   * v1" here, while every docker run failed. */
+  v = cgroup (0, 0x62656572UL /* sysfs */, 0, false, NULL);
+  ok (v.status == LAUNCH_DOCTOR_FAIL && has (v.detail, "no cgroup file system is mounted")
+          && has (v.detail, "no cgroup mount found in mountinfo") && has (v.fix, "mount -t cgroup2"),
+      "cgroup: nothing mounted FAILs with the mount fix (%s)", v.detail);
+  launch_doctor_verdict_release (&v);
+  v = cgroup (ENOENT, 0, 0, false, NULL);
+  ok (v.status == LAUNCH_DOCTOR_FAIL && has (v.detail, "No such file or directory"),
+      "cgroup: no /sys/fs/cgroup at all FAILs");
+  launch_doctor_verdict_release (&v);
+  {
+    struct launch_cgroup_facts f = { 0, 0x62656572UL, 0, NULL, false, NULL };
+    ok (!launch_cgroup_usable (&f), "cgroup: sysfs only is not usable");
+    f.v1_reachable = 1;
+    ok (launch_cgroup_usable (&f), "cgroup: a reachable v1 hierarchy is usable");
+    f = (struct launch_cgroup_facts){ 0, 0x63677270UL, 0, NULL, false, NULL };
+    ok (launch_cgroup_usable (&f), "cgroup: cgroup2 on /sys/fs/cgroup is usable");
+  }
+}
+
 int
 main (void)
 {
   test_userns ();
   test_idmap ();
   test_proc ();
+  test_cgroup ();
   return done_testing ();
 }

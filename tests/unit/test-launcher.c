@@ -53,6 +53,25 @@ main (void)
   }
   rdind_error_release (&err);
 
+  /* A network helper that dies at once: its status and what it said, not a timeout. */
+  {
+    cleanup_free char *a = launch_exit_describe ("slirp4netns", "/x/slirp", 1 << 8,
+                                                 "line one\nline two\nline three\nfatal: boom\n\n",
+                                                 "/s/slirp4netns.log");
+    ok (a && strstr (a, "slirp4netns (/x/slirp) exited with status 1 during setup")
+            && strstr (a, "`line two line three fatal: boom`") && !strstr (a, "line one")
+            && strstr (a, "(see /s/slirp4netns.log)") && !strstr (a, "ready"),
+        "exit described: status, last 3 lines, log (%s)", a);
+    cleanup_free char *b = launch_exit_describe ("pasta", "/p", 9, "", "/s/pasta.log");
+    ok (b && strstr (b, "was killed by signal 9") && !strstr (b, "`"),
+        "exit described: signal, no empty tail (%s)", b);
+    char big[2000];
+    memset (big, 'x', sizeof big - 1);
+    big[sizeof big - 1] = '\0';
+    cleanup_free char *c = launch_exit_describe ("s", "/s", 2 << 8, big, "/l");
+    ok (c && strlen (c) < 500, "exit described: a long tail is cut (%zu)", c ? strlen (c) : 0);
+  }
+
   v = launch_json_get ("{\"return\": {\"id\": 7}}", "id");
   ok (v && strcmp (v, "7") == 0, "json number");
   free (v);
