@@ -111,5 +111,5 @@ print("bench-cache: a job's build, FROM a 200 MB base from a local registry (med
 print("| job | build done (s) | pulled (MB) | build time vs cold |")
 print("|---|---|---|---|")
 for label, t, mb in rows:
-    print("| %s | %.1f | %.1f | %.2fx |" % (label, t, mb, t / cold[1] if cold[1] else 0))
+    print("| %s | %.1f | %.3f | %.2fx |" % (label, t, mb, t / cold[1] if cold[1] else 0))
 PY
