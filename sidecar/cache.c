@@ -31,7 +31,6 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <http_parser.h>
 #include <jansson.h>
 
 #include "log.h"
@@ -40,67 +39,55 @@
 
 /* --- slots ---------------------------------------------------------------- */
 
+/* FILE, if it exists, does not parse as JSON: the reason into WHY. */
+static bool
+json_file_bad (const char *file, char *why, size_t size)
+{
+  json_error_t je;
+  json_t *j;
+  if (access (file, F_OK) != 0)
+    return false;
+  j = json_load_file (file, 0, &je);
+  if (j == NULL)
+    {
+      snprintf (why, size, "%s: %s", file, je.text);
+      return true;
+    }
+  json_decref (j);
+  return false;
+}
+
 /* Does every JSON file the slot's dockerd reads first parse?  A truncated
  * repositories.json or container config stops dockerd, or worse. */
 static const char *
 slot_corrupt (const char *slot)
 {
   static char why[600];
-  cleanup_free char *repo = NULL;
-  DIR *d;
-  struct dirent *e;
+  static const char *const in_container[] = { "config.v2.json", "hostconfig.json" };
+  struct { const char *dir; const char *const *files; size_t n; } where[] = {
+    { "image", (const char *const[]) { "repositories.json" }, 1 },
+    { "containers", in_container, 2 },
+  };
 
-  xasprintf (&repo, "%s/image", slot);
-  if ((d = opendir (repo)))
+  for (size_t w = 0; w < ARRAY_SIZE (where); w++)
     {
-      while ((e = readdir (d)))
-        {
-          cleanup_free char *f = NULL;
-          json_error_t je;
-          if (e->d_name[0] == '.')
-            continue;
-          xasprintf (&f, "%s/%s/repositories.json", repo, e->d_name);
-          if (access (f, F_OK) == 0)
-            {
-              json_t *j = json_load_file (f, 0, &je);
-              if (j == NULL)
-                {
-                  snprintf (why, sizeof why, "%s: %s", f, je.text);
-                  closedir (d);
-                  return why;
-                }
-              json_decref (j);
-            }
-        }
-      closedir (d);
-    }
-  cleanup_free char *cdir = NULL;
-  xasprintf (&cdir, "%s/containers", slot);
-  if ((d = opendir (cdir)))
-    {
-      while ((e = readdir (d)))
-        {
-          const char *names[] = { "config.v2.json", "hostconfig.json" };
-          if (e->d_name[0] == '.')
-            continue;
-          for (size_t i = 0; i < 2; i++)
-            {
-              cleanup_free char *f = NULL;
-              json_error_t je;
-              xasprintf (&f, "%s/%s/%s", cdir, e->d_name, names[i]);
-              if (access (f, F_OK) != 0)
-                continue;
-              json_t *j = json_load_file (f, 0, &je);
-              if (j == NULL)
-                {
-                  snprintf (why, sizeof why, "%s: %s", f, je.text);
-                  closedir (d);
-                  return why;
-                }
-              json_decref (j);
-            }
-        }
-      closedir (d);
+      cleanup_free char *d = NULL;
+      DIR *dir;
+      struct dirent *e;
+      bool bad = false;
+      xasprintf (&d, "%s/%s", slot, where[w].dir);
+      if ((dir = opendir (d)) == NULL)
+        continue;
+      while (!bad && (e = readdir (dir)))
+        for (size_t i = 0; !bad && e->d_name[0] != '.' && i < where[w].n; i++)
+          {
+            cleanup_free char *f = NULL;
+            xasprintf (&f, "%s/%s/%s", d, e->d_name, where[w].files[i]);
+            bad = json_file_bad (f, why, sizeof why);
+          }
+      closedir (dir);
+      if (bad)
+        return why;
     }
   return NULL;
 }
@@ -215,34 +202,6 @@ cache_take_slot (struct rdind_conf *conf, int *lock_fd, rdind_error_t *err)
 
 /* --- dockerd's socket, blocking (before the endpoint opens) ---------------- */
 
-struct answer
-{
-  int status;
-  char *body;
-  size_t len;
-  bool done;
-};
-
-static int
-ans_body (http_parser *hp, const char *at, size_t n)
-{
-  struct answer *a = hp->data;
-  a->body = xrealloc (a->body, a->len + n + 1);
-  memcpy (a->body + a->len, at, n);
-  a->len += n;
-  a->body[a->len] = '\0';
-  return 0;
-}
-
-static int
-ans_done (http_parser *hp)
-{
-  struct answer *a = hp->data;
-  a->status = hp->status_code;
-  a->done = true;
-  return 0;
-}
-
 /* METHOD PATH on dockerd's socket; the answer's body parsed as JSON (NULL
  * if none); *STATUS its status, 0 when there was no answer. */
 static json_t *
@@ -250,12 +209,9 @@ call (const char *method, const char *path, int *status)
 {
   struct sockaddr_un sa = { .sun_family = AF_UNIX };
   struct timeval tv = { 120, 0 };
-  struct answer a = { 0 };
   cleanup_close int fd = socket (AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  cleanup_free char *req = NULL;
-  static const http_parser_settings s = { .on_body = ans_body, .on_message_complete = ans_done };
-  http_parser hp;
-  char buf[65536];
+  cleanup_free char *req = NULL, *buf = NULL, *body = NULL;
+  size_t len = 0, blen = 0;
 
   *status = 0;
   snprintf (sa.sun_path, sizeof sa.sun_path, "%s", S.sock_path);
@@ -266,29 +222,19 @@ call (const char *method, const char *path, int *status)
              method, path);
   if (write (fd, req, strlen (req)) != (ssize_t) strlen (req))
     return NULL;
-  http_parser_init (&hp, HTTP_RESPONSE);
-  hp.data = &a;
+  /* "Connection: close": the answer ends with the connection. */
   for (;;)
     {
-      ssize_t n = read (fd, buf, sizeof buf);
+      buf = xrealloc (buf, len + 65536);
+      ssize_t n = read (fd, buf + len, 65536);
       if (n <= 0)
-        {
-          http_parser_execute (&hp, &s, NULL, 0);
-          break;
-        }
-      http_parser_execute (&hp, &s, buf, (size_t) n);
-      if (a.done || HTTP_PARSER_ERRNO (&hp) != HPE_OK)
         break;
+      len += (size_t) n;
+      if (len > (64u << 20))
+        return NULL;
     }
-  if (!a.done)
-    {
-      free (a.body);
-      return NULL;
-    }
-  *status = a.status;
-  json_t *j = a.body ? json_loadb (a.body, a.len, 0, NULL) : NULL;
-  free (a.body);
-  return j;
+  *status = sidecar_http_answer (buf, len, true, &body, &blen);
+  return body ? json_loadb (body, blen, 0, NULL) : NULL;
 }
 
 static char *

@@ -437,66 +437,31 @@ lookup_detach (struct lookup *l)
   lookup_close (l);
 }
 
-struct lookup_parse
-{
-  int status;
-  char *body;
-  size_t len;
-  bool complete;
-};
-
-static int
-lookup_on_body (http_parser *hp, const char *at, size_t n)
-{
-  struct lookup_parse *p = hp->data;
-  p->body = xrealloc (p->body, p->len + n + 1);
-  memcpy (p->body + p->len, at, n);
-  p->len += n;
-  return 0;
-}
-
-static int
-lookup_on_complete (http_parser *hp)
-{
-  struct lookup_parse *p = hp->data;
-  p->status = hp->status_code;
-  p->complete = true;
-  return 0;
-}
-
 /* The lookup is over (STATUS 0: no usable answer): tell the gate. */
 static void
 lookup_finish (struct lookup *l, bool ok)
 {
   struct conn *c = l->c;
-  struct lookup_parse p = { 0 };
-  int slot = l->slot;
+  int slot = l->slot, status = 0;
+  char *body = NULL;
+  size_t len = 0;
 
   if (c == NULL)
     return;
   if (ok)
-    {
-      static const http_parser_settings s = { .on_body = lookup_on_body, .on_message_complete = lookup_on_complete };
-      http_parser hp;
-      http_parser_init (&hp, HTTP_RESPONSE);
-      hp.data = &p;
-      http_parser_execute (&hp, &s, l->buf, l->len);
-      http_parser_execute (&hp, &s, NULL, 0);
-      if (!p.complete)
-        p.status = 0;
-    }
+    status = sidecar_http_answer (l->buf, l->len, true, &body, &len);
   c->lk[slot] = NULL;
   lookup_detach (l);
   if (c->closing || c->gate == NULL)
     {
-      free (p.body);
+      free (body);
       return;
     }
-  if (p.status == 0)
+  if (status == 0)
     log_warn ("policy: dockerd did not answer an inspection", "addr=%s", c->addr);
   gate_out_reset (&c->gout);
-  gate_lookup_done (c->gate, slot, p.status, p.body, p.len, &c->gout);
-  free (p.body);
+  gate_lookup_done (c->gate, slot, status, body, len, &c->gout);
+  free (body);
   if (gate_after (c, true) < 0)
     conn_close (c);
 }

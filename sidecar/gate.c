@@ -642,6 +642,26 @@ static const http_parser_settings resp_settings = {
 
 static void process (struct gate *g, const char *data, size_t n, struct gate_out *out);
 static void dockerd_bytes (struct gate *g, const char *data, size_t n, struct gate_out *out);
+bool gate_wants_client (const struct gate *g);
+
+/* After dockerd answered or a check ended: a refusal whose turn came goes
+ * out, and the client's bytes that waited are read. */
+static void
+resume (struct gate *g, struct gate_out *out)
+{
+  if (g->pending.len && (g->inflight == 0 || g->resp_broken))
+    {
+      out_down (out, g->pending.p, g->pending.len);
+      out->close = out->close || g->pending_close;
+      gbuf_done (&g->pending);
+    }
+  if (!g->dead && g->input.len && gate_wants_client (g))
+    {
+      struct gbuf in = gbuf_take (&g->input);
+      process (g, in.p, in.len, out);
+      gbuf_free (&in);
+    }
+}
 
 static const char *
 fetch_doc (void *ctx, const char *path, int *status, size_t *len)
@@ -865,18 +885,7 @@ gate_lookup_done (struct gate *g, int slot, int status, const char *body, size_t
       d->len = len;
       run_check (g, slot, out);
     }
-  if (g->pending.len && (g->inflight == 0 || g->resp_broken))
-    {
-      out_down (out, g->pending.p, g->pending.len);
-      out->close = out->close || g->pending_close;
-      gbuf_done (&g->pending);
-    }
-  if (!g->dead && g->input.len && gate_wants_client (g))
-    {
-      struct gbuf in = gbuf_take (&g->input);
-      process (g, in.p, in.len, out);
-      gbuf_free (&in);
-    }
+  resume (g, out);
 }
 
 /* --- requests, continued --------------------------------------------------- */
@@ -1241,16 +1250,5 @@ gate_from_dockerd (struct gate *g, const char *data, size_t n, struct gate_out *
     }
   else
     dockerd_bytes (g, data, n, out);
-  if (g->pending.len && (g->inflight == 0 || g->resp_broken))
-    {
-      out_down (out, g->pending.p, g->pending.len);
-      out->close = out->close || g->pending_close;
-      gbuf_done (&g->pending);
-    }
-  if (!g->dead && g->input.len && gate_wants_client (g))
-    {
-      struct gbuf in = gbuf_take (&g->input);
-      process (g, in.p, in.len, out);
-      gbuf_free (&in);
-    }
+  resume (g, out);
 }

@@ -98,6 +98,11 @@ void ready_abort (void);
 /* Is BUF (HAVE bytes of dockerd's answer to GET /_ping) a 200? */
 bool ready_answer_ok (const char *buf, size_t have);
 
+/* parse.c: the status of a whole HTTP answer in BUF (0: not a complete
+ * answer; AT_EOF: the connection ended there), its body (malloc'd,
+ * NUL-terminated, or NULL) in *BODY. */
+int sidecar_http_answer (const char *buf, size_t len, bool at_eof, char **body, size_t *body_len);
+
 /* supervise.c */
 void supervise_start (void);
 void sidecar_shutdown (int code); /* stop the launcher, then the loop */

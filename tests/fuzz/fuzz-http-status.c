@@ -1,6 +1,7 @@
 /* libFuzzer: the sidecar's small HTTP readers: dockerd's answer to
- * GET /_ping (only a real 200 opens the endpoint) and the request line of
- * the plain-HTTP status endpoint. */
+ * GET /_ping (only a real 200 opens the endpoint), the request line of
+ * the plain-HTTP status endpoint, and a whole answer read to its end (the
+ * effect checks' and the cache's requests to dockerd). */
 #include "config.h"
 
 #include <stdint.h>
@@ -21,6 +22,12 @@ LLVMFuzzerTestOneInput (const uint8_t *data, size_t size)
     abort ();
   if (status_request_path (s, path, sizeof path) == 0 && (path[0] != '/' || strlen (path) >= sizeof path))
     abort ();
+  char *body = NULL;
+  size_t blen = 0;
+  int st = sidecar_http_answer ((const char *) data, size, true, &body, &blen);
+  if ((st == 0 && body) || (body && strlen (body) > blen))
+    abort ();
+  free (body);
   free (s);
   return 0;
 }

@@ -10,6 +10,7 @@
 
 #include "conf.h"
 #include "policy.h"
+#include "sidecar-int.h"
 #include "tap.h"
 #include "util.h"
 
@@ -485,6 +486,22 @@ gate (void)
   gate_free (g);
 
   ok (gate_held_bytes () == 0, "gate: every held byte is given back");
+
+  /* The whole-answer reader of the effect checks' lookups. */
+  {
+    char *b = NULL;
+    size_t bl = 0;
+    const char *chunked = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\n{\"a\r\n3\r\n\":1\r\n1\r\n}\r\n0\r\n\r\n";
+    ok (sidecar_http_answer (chunked, strlen (chunked), true, &b, &bl) == 200 && bl == 7 && strcmp (b, "{\"a\":1}") == 0,
+        "answer reader: a chunked body is joined");
+    free (b);
+    const char *toeof = "HTTP/1.1 404 Not Found\r\n\r\n{\"message\":\"x\"}";
+    ok (sidecar_http_answer (toeof, strlen (toeof), true, &b, &bl) == 404 && b && strstr (b, "message"),
+        "answer reader: a body read to the end of the connection");
+    free (b);
+    ok (sidecar_http_answer ("HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}", 40, false, &b, &bl) == 0 && b == NULL,
+        "answer reader: a short answer is no answer");
+  }
 
   /* HEAD answers have no body: counting must not wait for one. */
   g = gate_new (p, "ci");
