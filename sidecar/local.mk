@@ -5,11 +5,11 @@ libsidecar_a_SOURCES = sidecar/sidecar.h sidecar/sidecar-int.h sidecar/sidecar.c
 
 if ENABLE_E2E
 TESTS += tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh tests/e2e/clients.sh tests/e2e/policy.sh \
-	tests/e2e/policy-attack.sh tests/e2e/cache.sh \
+	tests/e2e/policy-attack.sh tests/e2e/cache.sh tests/e2e/mtu.sh \
 	tests/e2e/faults.sh tests/e2e/faults-disk.sh
 endif
 EXTRA_DIST += tests/e2e/sidecar-basic.sh tests/e2e/sidecar-limits.sh tests/e2e/clients.sh tests/e2e/policy.sh \
-	tests/e2e/policy-attack.sh tests/e2e/policy-attack.py tests/e2e/cache.sh \
+	tests/e2e/policy-attack.sh tests/e2e/policy-attack.py tests/e2e/cache.sh tests/e2e/mtu.sh \
 	tests/e2e/client-docker-py.py tests/e2e/client-node.js tests/e2e/ryuk-standin.c tests/e2e/faults.sh tests/e2e/faults-disk.sh tests/e2e/flood.py \
 	tests/node/package.json tests/node/package-lock.json
 
