@@ -330,21 +330,33 @@ cache_prepare (void)
     }
   json_decref (l);
 
-  /* Untag what was pulled (it has a digest, so the image and its layers
-   * stay): the next FROM or pull asks the registry again. */
+  /* Untag what was pulled, so the next FROM or pull asks the registry
+   * again.  dockerd drops an image's digest references with its last tag
+   * of that repository, and the image with its last reference: so each is
+   * first given a holding tag of rdind's (rdind-cache/keep:ID), which keeps
+   * the image and its layers for the re-resolved pull to find. */
   if (conf_yes (S.conf->cache_drop_tags) && (l = call ("GET", "/images/json", &st)))
     {
       json_array_foreach (l, i, v)
       {
         json_t *tags = json_object_get (v, "RepoTags"), *t;
+        const char *id = json_string_value (json_object_get (v, "Id"));
         size_t j;
-        if (json_array_size (json_object_get (v, "RepoDigests")) == 0)
+        if (id == NULL || json_array_size (json_object_get (v, "RepoDigests")) == 0)
           continue;
+        {
+          cleanup_free char *path = NULL;
+          const char *hex = strchr (id, ':') ? strchr (id, ':') + 1 : id;
+          xasprintf (&path, "/images/%s/tag?repo=rdind-cache%%2Fkeep&tag=%.12s", id, hex);
+          json_decref (call ("POST", path, &st));
+          if (st < 200 || st >= 300)
+            continue; /* without its holding tag an untag could delete it */
+        }
         json_array_foreach (tags, j, t)
         {
           const char *tag = json_string_value (t);
           cleanup_free char *path = NULL, *e = NULL;
-          if (tag == NULL || strcmp (tag, "<none>:<none>") == 0)
+          if (tag == NULL || strcmp (tag, "<none>:<none>") == 0 || strncmp (tag, "rdind-cache/keep:", 17) == 0)
             continue;
           e = escape (tag);
           xasprintf (&path, "/images/%s?noprune=1", e);
