@@ -78,7 +78,8 @@ sidecar_http_answer (const char *buf, size_t len, bool at_eof, char **body, size
   http_parser_execute (&hp, &s, buf, len);
   if (at_eof && !a.done)
     http_parser_execute (&hp, &s, NULL, 0);
-  if (!a.done)
+  /* http-parser takes a status of 0 to 999: only 100 to 599 is an answer. */
+  if (!a.done || a.status < 100 || a.status > 599)
     {
       free (a.body);
       *body = NULL;
