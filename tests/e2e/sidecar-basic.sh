@@ -27,7 +27,7 @@ on_exit kill_user_procs
 on_exit 'kill -TERM $SPID 2>/dev/null; sleep 1; kill -KILL $SPID 2>/dev/null'
 
 RDIND_SIDECAR_USER=$E2E_USER RDIND_SIDECAR_LISTEN=127.0.0.1:$PORT RDIND_TLS_CERTDIR=$CERTS \
-RDIND_SIDECAR_PEERS=client RDIND_SIDECAR_HANDSHAKE_TIMEOUT=3s RDIND_SIDECAR_STATUS_LISTEN=127.0.0.1:$SP \
+RDIND_SIDECAR_PEERS=client RDIND_SIDECAR_HANDSHAKE_TIMEOUT=10s RDIND_SIDECAR_STATUS_LISTEN=127.0.0.1:$SP \
 RDIND_LAUNCHER_STATE_DIR=$U/state RDIND_LAUNCHER_DATA_ROOT=$U/data \
     "$RDIND" sidecar >"$LOG" 2>&1 &
 SPID=$!
@@ -125,12 +125,20 @@ else
     fail "docker run -p"
 fi
 
-# 200 concurrent clients.
+# 200 concurrent clients, with the default 10 s handshake bound (200 CLI
+# processes on two cores leave some a few seconds between their handshake
+# flights: with 3 s, their pings were dropped and they fell back to API
+# 1.50, "client version 1.50 is too new").  On an AddressSanitizer build (the ASan tier
+# looks for memory errors, not capacity) 50: 200 docker CLI processes and a
+# sanitized sidecar on two cores miss the 10 s handshake bound, with the
+# landed build as with this one.
+NC=200
+grep -q libasan "/proc/$SPID/maps" 2>/dev/null && NC=50
 pids=()
-for i in $(seq 200); do timeout 120 docker version >/dev/null 2>"$T/cc.$i" & pids+=($!); done
+for i in $(seq $NC); do timeout 120 docker version >/dev/null 2>"$T/cc.$i" & pids+=($!); done
 bad=0; for p in "${pids[@]}"; do wait "$p" || bad=$((bad+1)); done
 [ "$bad" = 0 ] || { echo "# what the failed clients said:"; cat "$T"/cc.* | sort | uniq -c | sort -rn | head -5 | sed 's/^/# /'; grep -E 'listener|ping' "$LOG" | tail -5 | sed 's/^/# /'; }
-check "200 concurrent docker version clients (failed: $bad)" test "$bad" = 0
+check "$NC concurrent docker version clients (failed: $bad)" test "$bad" = 0
 
 # Refusals, each with its log line.
 rejects () { grep -c 'msg=rejected' "$LOG"; }
@@ -175,7 +183,7 @@ done
 # while others are served.
 exec 7<>/dev/tcp/127.0.0.1/$PORT
 check "others served while a handshake hangs" timeout 20 docker version
-check "hanging handshake dropped" wait_for 10 grep -q 'reason=handshake_timeout' "$LOG"
+check "hanging handshake dropped" wait_for 20 grep -q 'reason=handshake_timeout' "$LOG"
 exec 7>&-
 
 check "metrics count peer-name rejects" sh -c "curl -sf --max-time 5 http://127.0.0.1:$SP/metrics | grep -q 'reason=\"peer_name\"} [1-9]'"
