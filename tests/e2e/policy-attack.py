@@ -73,32 +73,24 @@ PRELUDES = {
     "attach-ws-nonexistent": b"GET /containers/nonexistent/attach/ws HTTP/1.1\r\nHost: docker\r\n\r\n",
 }
 
-if cmd == "prelude":
+if cmd in ("prelude", "prelude-pipelined"):
     # A request that may switch protocols, then (on the same connection,
-    # before or after its answer) a create dockerd must never see.
+    # after its answer, or pipelined behind it) a create dockerd must never
+    # see.
     name, which = sys.argv[4], sys.argv[5]
+    pipelined = cmd == "prelude-pipelined"
+    create = request("POST", "/containers/create?name=" + name, EVIL)
     s = conn()
-    s.sendall(PRELUDES[which])
+    s.sendall(PRELUDES[which] + (create if pipelined else b""))
     first, rest = read_head(s)
-    s.sendall(request("POST", "/containers/create?name=" + name, EVIL))
+    if not pipelined:
+        s.sendall(create)
     try:
         second, rest = read_head(s, rest)
     except (socket.timeout, ssl.SSLError, OSError):
         second = None
-    print("%s: prelude answered %s, create answered %s" % (
-        which, first and first[0], second and second[0]))
-elif cmd == "prelude-pipelined":
-    # The same, without waiting for the prelude's answer.
-    name, which = sys.argv[4], sys.argv[5]
-    s = conn()
-    s.sendall(PRELUDES[which] + request("POST", "/containers/create?name=" + name, EVIL))
-    first, rest = read_head(s)
-    try:
-        second, rest = read_head(s, rest)
-    except (socket.timeout, ssl.SSLError, OSError):
-        second = None
-    print("%s (pipelined): prelude answered %s, create answered %s" % (
-        which, first and first[0], second and second[0]))
+    print("%s%s: prelude answered %s, create answered %s" % (
+        which, " (pipelined)" if pipelined else "", first and first[0], second and second[0]))
 elif cmd == "close":
     s = conn()
     s.sendall(request("POST", "/containers/create", EVIL, b"Connection: close\r\n"))
