@@ -700,7 +700,7 @@ static bool
 env_not_a_setting (const char *name)
 {
   static const char *const exact[]
-      = { "RDIND_CONFIG", "RDIND_USERNS_FD", "RDIND_DOCKER_PROXY", "RDIND_REAL_DOCKER_PROXY",
+      = { "RDIND_CONFIG", "RDIND_USERNS_FD", "RDIND_CGROUP_FD", "RDIND_PORT_DIR", "RDIND_DOCKER_PROXY", "RDIND_REAL_DOCKER_PROXY",
           "RDIND_LIBS",   "RDIND_EXT_LIBS",  "RDIND_WARN_CFLAGS" };
   static const char *const prefix[] = { "RDIND_TEST_", "RDIND_E2E_", "RDIND_NO_", "RDIND_SKIP_" };
   for (size_t i = 0; i < ARRAY_SIZE (exact); i++)

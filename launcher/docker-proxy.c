@@ -93,7 +93,7 @@ int
 main (int argc, char **argv)
 {
   const char *cip = NULL, *cport = NULL, *hip = "0.0.0.0", *hport = NULL, *proto = "tcp";
-  const char *state = getenv ("ROOTLESSKIT_STATE_DIR");
+  const char *state = getenv ("ROOTLESSKIT_STATE_DIR") ? getenv ("ROOTLESSKIT_STATE_DIR") : getenv (LAUNCH_PORT_DIR_ENV);
   cleanup_free char *sock = NULL, *body = NULL, *resp = NULL, *real = NULL, *id = NULL;
   rdind_error_t err = NULL;
   sigset_t set;
@@ -127,7 +127,7 @@ main (int argc, char **argv)
     }
   if (state == NULL)
     {
-      report ("ROOTLESSKIT_STATE_DIR is not set: rdind-docker-proxy runs under `rdind launch`", NULL);
+      report ("neither ROOTLESSKIT_STATE_DIR nor " LAUNCH_PORT_DIR_ENV " is set: rdind-docker-proxy runs under `rdind launch`", NULL);
       return 1;
     }
   xasprintf (&sock, "%s/api.sock", state);

@@ -237,7 +237,16 @@ child_mounts (const struct launch_init *a, rdind_error_t *err)
     return rdind_error_wrap (err, "write /etc/resolv.conf");
   /* With a cgroup namespace, a cgroup2 mount of our own shows our cgroup as
    * the root, as dockerd expects inside its own namespace. */
-  if ((a->ns_flags & CLONE_NEWCGROUP)
+  if (a->cgroup)
+    {
+      cleanup_free char *ctl = NULL, *why = NULL;
+      if (launch_cgroup_init_ns (&ctl, &why) < 0)
+        log_warn ("cgroup: the delegated subtree is not usable; containers run without limits", "error=%s",
+                  log_quote (0, why));
+      else
+        log_info ("cgroup: the daemon's own subtree", "controllers=%s", log_quote (0, ctl));
+    }
+  else if ((a->ns_flags & CLONE_NEWCGROUP)
       && mount ("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
     log_warn ("cgroup namespace: cannot mount cgroup2, keeping the inherited view", "error=%s",
               log_quote (0, strerror (errno)));

@@ -123,6 +123,7 @@ struct launch_run
   char **hide;                 /* absolute paths kept out of the daemon's mount namespace */
   const char *port_driver;     /* native | slirp4netns */
   int userns_fd;               /* the sidecar's mapped user namespace (inherited), or -1 */
+  int cgroup_fd;               /* R of launcher/cgroup.c (inherited), or -1 */
   struct launch_ids ids;       /* subordinate ranges, for newuidmap when userns_fd < 0 */
   const char *log_level;
   char **dockerd_argv;         /* [0] is dockerd's absolute path */
@@ -164,6 +165,7 @@ struct launch_init
   int ns_flags;        /* CLONE_NEW* of the namespaces below the user namespace */
   char **hide;         /* absolute paths masked from the daemon (locked mounts) */
   int portd_fd;        /* the native port driver's helper end, or -1 */
+  bool cgroup;         /* in a delegated R: a cgroup namespace rooted there */
 };
 
 /* The outer process, in a user namespace above the daemon's (the launcher's
@@ -263,6 +265,24 @@ void launch_cgroup_probe_mounts (struct launch_cgroup_facts *f);
 /* False when runc would find no cgroup at all ("no cgroup mount found in
  * mountinfo" at every `docker run`). */
 bool launch_cgroup_usable (const struct launch_cgroup_facts *f);
+
+/* launcher/cgroup.c.  Pure helpers (unit-tested): our v2 path from
+ * /proc/self/cgroup's text (NULL: none); which of memory, pids, cpu, io
+ * a cgroup.controllers text offers, space separated, in that order; an id
+ * map that maps every id of ID_MAP's inside ranges to itself. */
+char *launch_cgroup_own_path (const char *proc_self_cgroup);
+char *launch_cgroup_pick (const char *controllers);
+char *launch_cgroup_identity_map (const char *id_map);
+/* Writes "0" (ourselves) to DFD/SUB/cgroup.procs (SUB NULL: DFD's own). */
+int launch_cgroup_move_self (int dfd, const char *sub);
+/* `rdind launch`, given the delegated D: removes empty runs left behind,
+ * creates R = D/run-PID with launcher/ and init/, and moves us into R;
+ * *RFD is R.  -1 with *WHY. */
+int launch_cgroup_enter (int dfd, int *rfd, char **why);
+/* init, in R: a cgroup namespace rooted at R, cgroup2 mounted on
+ * /sys/fs/cgroup, itself moved to init/, R's controllers enabled for its
+ * children (*CONTROLLERS).  -1 with *WHY. */
+int launch_cgroup_init_ns (char **controllers, char **why);
 /* The one-line fix when no cgroup file system is mounted. */
 #define LAUNCH_CGROUP_MOUNT_FIX                                                                    \
   "mount one before rdind starts (as root: `mount -t cgroup2 none /sys/fs/cgroup`); in a "          \

@@ -26,6 +26,7 @@
 #include <string.h>
 #include <sys/ioctl.h>
 #include <sys/stat.h>
+#include <sys/statfs.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -208,6 +209,32 @@ take_userns_fd (rdind_error_t *err)
   return (int) fd;
 }
 
+/* The fd named by RDIND_CGROUP_FD (the sidecar's delegated cgroup), checked
+ * to be a cgroup v2 directory; -1 when absent.  Like the user namespace's,
+ * the variable goes: nothing we start may think it owns the fd. */
+static int
+take_cgroup_fd (rdind_error_t *err)
+{
+  const char *v = getenv (LAUNCH_CGROUP_FD_ENV);
+  struct statfs sf;
+  char *end;
+  long fd;
+
+  if (v == NULL)
+    return -1;
+  errno = 0;
+  fd = strtol (v, &end, 10);
+  unsetenv (LAUNCH_CGROUP_FD_ENV);
+  if (*v == '\0' || *end || errno || fd < 3 || fd > 1024)
+    return rdind_make_error (err, 0, "%s='%s' is not an fd number (it is set by rdind sidecar; unset it)",
+                             LAUNCH_CGROUP_FD_ENV, v);
+  if (fstatfs ((int) fd, &sf) < 0 || sf.f_type != 0x63677270 /* CGROUP2_SUPER_MAGIC */)
+    return rdind_make_error (err, errno, "%s=%ld is not a cgroup v2 directory (it is set by rdind sidecar; unset it)",
+                             LAUNCH_CGROUP_FD_ENV, fd);
+  fcntl ((int) fd, F_SETFD, FD_CLOEXEC);
+  return (int) fd;
+}
+
 int
 rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
 {
@@ -222,7 +249,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   cleanup_strv char **hargv = NULL;
   cleanup_strv char **hide = NULL;
   char *slirp_args[3] = { NULL, NULL, NULL };
-  int userns_fd, lock_fds[3] = { -1, -1, -1 };
+  int userns_fd, cgroup_fd, lock_fds[3] = { -1, -1, -1 };
 
   for (int i = 1; i < argc; i++)
     {
@@ -240,6 +267,20 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   userns_fd = take_userns_fd (&err);
   if (err)
     return rdind_error_report (&err, 2);
+  cgroup_fd = take_cgroup_fd (&err);
+  if (err)
+    return rdind_error_report (&err, 2);
+  /* A delegated cgroup: this start's own subtree R, which we enter now
+   * (rdind-launch keeps our pid, and init is born in R). */
+  if (cgroup_fd >= 0)
+    {
+      cleanup_free char *why = NULL;
+      int d = cgroup_fd;
+      if (launch_cgroup_enter (d, &cgroup_fd, &why) < 0)
+        log_warn ("cgroup: cannot use the delegated subtree; containers run without limits", "error=%s",
+                  log_quote (0, why));
+      close (d);
+    }
 
   if (launch_preflight (conf, &ids, userns_fd >= 0, &err) < 0)
     {
@@ -394,6 +435,36 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
         log_warn ("dockerd_args has --config-file: it must hold what rdind would have written there",
                   "settings=%s", log_quote (0, want ? want : "?"));
       }
+    else if (!json_object_size (cfg) && cgroup_fd >= 0)
+      {
+        /* Without RootlessKit's environment dockerd would read the
+         * system's /etc/docker/daemon.json: keep reading the account's,
+         * as rootless mode does, or none. */
+        cleanup_free char *xdg = NULL;
+        const char *ch = getenv ("XDG_CONFIG_HOME");
+        if (ch && *ch)
+          xasprintf (&xdg, "%s/docker/daemon.json", ch);
+        else
+          xasprintf (&xdg, "%s/.config/docker/daemon.json", getenv ("HOME") ? getenv ("HOME") : "");
+        if (!user_cfg && access (xdg, R_OK) == 0)
+          xasprintf (&s, "--config-file=%s", xdg);
+        else if (!user_cfg)
+          {
+            cleanup_free char *path = NULL;
+            xasprintf (&path, "%s/daemon.json", conf->state_dir);
+            if (write_file_atomic (path, "{}\n", 3, 0600, &err) < 0)
+              {
+                json_decref (cfg);
+                return rdind_error_report (&err, 1);
+              }
+            xasprintf (&s, "--config-file=%s", path);
+          }
+        if (s)
+          {
+            strv_append (&dargv, s);
+            free (steal_pointer (&s));
+          }
+      }
     else if (json_object_size (cfg))
       {
         cleanup_free char *path = NULL;
@@ -417,8 +488,15 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
     strv_append (&dargv, *a);
 
   /* dockerd's rootless mode keys on ROOTLESSKIT_STATE_DIR (moby
-   * pkg/rootless); its userland proxy finds our port API there. */
-  setenv_strv (&denv, "ROOTLESSKIT_STATE_DIR", rkdir);
+   * pkg/rootless); its userland proxy finds our port API there.  With a
+   * delegated cgroup dockerd runs without it, as uid 0 of our user
+   * namespace ("rootful in rootless"): rootless mode without systemd
+   * forces the cgroup driver "none" (moby#42910), this keeps cgroupfs;
+   * the proxy then finds the API through RDIND_PORT_DIR. */
+  if (cgroup_fd >= 0)
+    setenv_strv (&denv, LAUNCH_PORT_DIR_ENV, rkdir);
+  else
+    setenv_strv (&denv, "ROOTLESSKIT_STATE_DIR", rkdir);
   xasprintf (&s, "%u", (unsigned) geteuid ());
   setenv_strv (&denv, "ROOTLESSKIT_PARENT_EUID", s);
   free (steal_pointer (&s));
@@ -473,6 +551,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       .hide = hide,
       .port_driver = conf->port_driver,
       .userns_fd = userns_fd,
+      .cgroup_fd = cgroup_fd,
       .ids = ids,
       .log_level = conf->log_level,
       .dockerd_argv = dargv,
@@ -487,6 +566,8 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
                         userns_fd);
       return rdind_error_report (&err, 1);
     }
+  if (cgroup_fd >= 0)
+    fcntl (cgroup_fd, F_SETFD, 0);
   for (size_t i = 0; i < ARRAY_SIZE (lock_fds); i++)
     if (lock_fds[i] >= 0)
       fcntl (lock_fds[i], F_SETFD, 0);

@@ -91,6 +91,19 @@ char *launch_json_get (const char *json, const char *key);
 /* The environment variable through which `rdind sidecar` passes the launcher
  * an inherited fd of a user namespace it created and mapped while root. */
 #define LAUNCH_USERNS_FD_ENV "RDIND_USERNS_FD"
+/* The sidecar's delegated cgroup (launcher/cgroup.c) for `rdind launch`:
+ * a directory fd on cgroup v2, handed down like the user namespace. */
+#define LAUNCH_CGROUP_FD_ENV "RDIND_CGROUP_FD"
+/* Where rdind-docker-proxy finds the port API when dockerd runs without
+ * RootlessKit's environment (a delegated cgroup: launcher/cgroup.c). */
+#define LAUNCH_PORT_DIR_ENV "RDIND_PORT_DIR"
+
+/* Divides our cgroup (v2) so that the daemon gets a subtree of its own with
+ * the memory, pids, cpu and io controllers, handed to UID:GID when we are
+ * root.  1: *DFD is that subtree (a directory fd, close-on-exec) and *DESC
+ * says where and which controllers; 0: not possible here, *DESC says why
+ * (never fatal: the daemon then runs without limits, as on cgroup v1). */
+int launch_cgroup_delegate (uid_t uid, gid_t gid, int *dfd, char **desc);
 
 /* CLONE_NEW* flags of conf->namespaces (besides user, mount and network,
  * which are always created). */

@@ -2,7 +2,8 @@
 # doctor, and the userland proxy helper dockerd runs in rootless mode.
 noinst_LIBRARIES += liblauncher.a
 liblauncher_a_SOURCES = launcher/launch.c launcher/launch.h launcher/launch-int.h \
-	launcher/api.c launcher/doctor.c launcher/util.c launcher/run-args.c launcher/portfwd.c
+	launcher/api.c launcher/doctor.c launcher/util.c launcher/run-args.c launcher/portfwd.c \
+	launcher/cgroup.c
 
 # The programs that stay resident while dockerd runs: rdind-launch (the
 # launcher's parent and pid 1 of its namespaces, exec'd by `rdind launch`)
@@ -13,7 +14,7 @@ liblauncher_a_SOURCES = launcher/launch.c launcher/launch.h launcher/launch-int.
 LAUNCH_RT_CC_FLAGS = $(RDIND_WARN_CFLAGS) $(LAUNCH_CFLAGS) $(SAN_CFLAGS) $(COV_CFLAGS)
 LAUNCH_RT_LD_FLAGS = $(LAUNCH_LDFLAGS) $(SAN_LDFLAGS) $(COV_LDFLAGS)
 noinst_LIBRARIES += liblaunchrt.a
-liblaunchrt_a_SOURCES = launcher/api.c launcher/util.c launcher/run-args.c launcher/portfwd.c \
+liblaunchrt_a_SOURCES = launcher/api.c launcher/util.c launcher/run-args.c launcher/portfwd.c launcher/cgroup.c \
 	common/err.c common/log.c common/util.c
 liblaunchrt_a_CFLAGS = $(LAUNCH_RT_CC_FLAGS)
 

@@ -59,6 +59,11 @@ launch_run_to_argv (const struct launch_run *r, const char *helper)
     add_opt (&argv, "hide", *h);
   if (r->port_driver)
     add_opt (&argv, "port-driver", r->port_driver);
+  if (r->cgroup_fd >= 0)
+    {
+      snprintf (num, sizeof num, "%d", r->cgroup_fd);
+      add_opt (&argv, "cgroup-fd", num);
+    }
   if (r->userns_fd >= 0)
     {
       snprintf (num, sizeof num, "%d", r->userns_fd);
@@ -107,6 +112,7 @@ launch_run_parse (struct launch_run *r, int argc, char **argv, rdind_error_t *er
 
   memset (r, 0, sizeof *r);
   r->userns_fd = -1;
+  r->cgroup_fd = -1;
   r->log_level = "info";
   for (i = 1; i < argc && strcmp (argv[i], "--") != 0; i++)
     {
@@ -159,6 +165,12 @@ launch_run_parse (struct launch_run *r, int argc, char **argv, rdind_error_t *er
           bad = v[0] != '/' || strcmp (v, "/") == 0;
           if (!bad)
             strv_append (&r->hide, v);
+        }
+      else if (IS ("cgroup-fd"))
+        {
+          uint64_t fd;
+          bad = parse_u64 (v, &fd) < 0 || fd < 3 || fd > 1024;
+          r->cgroup_fd = (int) fd;
         }
       else if (IS ("userns-fd"))
         {

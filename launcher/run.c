@@ -476,7 +476,11 @@ main (int argc, char **argv)
   {
     struct launch_init a = { sync[0], outp[1], run.dockerd_argv, environ, run.state_dir,
                              run.docker_sock, dns, launch_ns_flags (run.namespaces), run.hide,
-                             portd[1] };
+                             portd[1], run.cgroup_fd >= 0 };
+    /* In a delegated R init makes its cgroup namespace itself, once it
+     * is sure to be R's root (launch_cgroup_init_ns). */
+    if (a.cgroup)
+      a.ns_flags &= ~CLONE_NEWCGROUP;
     /* Init holds none of the parent's pipes: slirp4netns's exit fd must
      * reach EOF when the parent dies, whatever init does. */
     int close_fds[] = { sync[1], api.fd, ready[0], ready[1], exitp[0],
@@ -489,6 +493,14 @@ main (int argc, char **argv)
     close (portd[1]);
   if (run.userns_fd >= 0)
     close (run.userns_fd);
+  /* R must hold no process when init hands it controllers: we leave for
+   * R/launcher before init goes on (slirp4netns and pasta follow us). */
+  if (run.cgroup_fd >= 0)
+    {
+      if (child >= 0 && launch_cgroup_move_self (run.cgroup_fd, "launcher") < 0)
+        log_warn ("cgroup: cannot move the launcher into its leaf", "error=%s", log_quote (0, strerror (errno)));
+      close (run.cgroup_fd);
+    }
   if (child < 0)
     {
       launch_api_close (&api);

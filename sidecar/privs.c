@@ -180,15 +180,30 @@ make_userns (uid_t uid, gid_t gid, uint64_t *ids, rdind_error_t *err)
   return fd;
 }
 
+/* The daemon's cgroup subtree (launcher/cgroup.c); where there is none,
+ * one warning says why and that limits are not enforced. */
+static void
+delegate_cgroup (uid_t uid, gid_t gid, int *cgroup_fd)
+{
+  cleanup_free char *desc = NULL;
+  if (launch_cgroup_delegate (uid, gid, cgroup_fd, &desc) == 1)
+    log_info ("cgroup delegated to the daemon: docker run --memory, --pids-limit and --cpus are enforced",
+              "cgroup=%s", log_quote (0, desc));
+  else
+    log_warn ("no cgroup for the daemon's limits", "why=%s", log_quote (0, desc ? desc : "?"));
+}
+
 int
-sidecar_drop_privileges (struct rdind_conf *conf, int *userns_fd, rdind_error_t *err)
+sidecar_drop_privileges (struct rdind_conf *conf, int *userns_fd, int *cgroup_fd, rdind_error_t *err)
 {
   uint64_t ids[4];
 
   *userns_fd = -1;
+  *cgroup_fd = -1;
   if (geteuid () != 0)
     {
       conf_resolve_paths (conf);
+      delegate_cgroup (geteuid (), getegid (), cgroup_fd);
       return 0;
     }
   struct passwd *pw = getpwnam (conf->user);
@@ -221,6 +236,9 @@ sidecar_drop_privileges (struct rdind_conf *conf, int *userns_fd, rdind_error_t 
       || own_dir (conf->data_root, pw->pw_dir, uid, gid, err) < 0 || own_dir (conf->state_dir, pw->pw_dir, uid, gid, err) < 0
       || (conf->cache_dir && *conf->cache_dir && own_dir (conf->cache_dir, pw->pw_dir, uid, gid, err) < 0))
     return -1;
+
+  /* Before the drop: dividing the container's cgroup needs root. */
+  delegate_cgroup (uid, gid, cgroup_fd);
 
   if (launch_subid_require ("/etc/subuid", pw->pw_name, uid, &ids[0], &ids[1], err) < 0
       || launch_subid_require ("/etc/subgid", pw->pw_name, uid, &ids[2], &ids[3], err) < 0)

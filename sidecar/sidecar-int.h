@@ -61,6 +61,7 @@ struct sidecar
   bool listening;
   uv_process_t launcher;
   int userns_fd; /* the user namespace prepared as root, or -1 */
+  int cgroup_fd; /* the daemon's delegated cgroup (launcher/cgroup.c), or -1 */
   bool as_user;  /* started by an unprivileged user (a developer's sandbox) */
   bool announced; /* the ready line was printed */
   bool launcher_running;

@@ -173,10 +173,12 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
   S.cache_lock_fd = -1;
   S.as_user = geteuid () != 0;
   log_set_source ("sidecar");
-  if (sidecar_drop_privileges (conf, &S.userns_fd, &err) < 0)
+  if (sidecar_drop_privileges (conf, &S.userns_fd, &S.cgroup_fd, &err) < 0)
     return rdind_error_report (&err, 1);
   if (S.userns_fd >= 0)
     setenv (LAUNCH_USERNS_FD_ENV, "3", 1);
+  if (S.cgroup_fd >= 0)
+    setenv (LAUNCH_CGROUP_FD_ENV, "4", 1);
   /* [cache]: a locked slot is the data root (before anything reads it). */
   if (cache_take_slot (conf, &S.cache_lock_fd, &err) < 0)
     return rdind_error_report (&err, 1);
@@ -283,6 +285,8 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
   free (S.sock_path);
   if (S.userns_fd >= 0)
     close (S.userns_fd);
+  if (S.cgroup_fd >= 0)
+    close (S.cgroup_fd);
   if (S.cache_lock_fd >= 0)
     close (S.cache_lock_fd);
   for (int i = 0; i < 2; i++)

@@ -12,7 +12,7 @@ int rdind_health_probe (struct rdind_conf *conf, rdind_error_t *err);
  * the user namespace for the launcher (*USERNS_FD, owned by the caller; -1
  * when none could be made), then drops to conf->user for good: no
  * capability, empty bounding set, no_new_privs.  No-op when not root. */
-int sidecar_drop_privileges (struct rdind_conf *conf, int *userns_fd, rdind_error_t *err);
+int sidecar_drop_privileges (struct rdind_conf *conf, int *userns_fd, int *cgroup_fd, rdind_error_t *err);
 
 /* Does ADDR (numeric) pass conf->allow_from?  NAMES holds the addresses the
  * host-name entries resolved to at the last refresh. */

@@ -128,18 +128,20 @@ supervise_start (void)
       args[i++] = eff ? eff : (char *)conf_source_file (S.conf);
     }
   args[i] = NULL;
-  uv_stdio_container_t stdio[4] = {
+  uv_stdio_container_t stdio[5] = {
     { .flags = UV_IGNORE },
     { .flags = UV_INHERIT_FD, .data.fd = 2 }, /* keep stdout free for nobody: all logs on stderr */
     { .flags = UV_INHERIT_FD, .data.fd = 2 },
     /* fd 3: the prepared user namespace, named by RDIND_USERNS_FD=3 */
-    { .flags = UV_INHERIT_FD, .data.fd = S.userns_fd },
+    { .flags = S.userns_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE, .data.fd = S.userns_fd },
+    /* fd 4: the daemon's delegated cgroup, named by RDIND_CGROUP_FD=4 */
+    { .flags = S.cgroup_fd >= 0 ? UV_INHERIT_FD : UV_IGNORE, .data.fd = S.cgroup_fd },
   };
   uv_process_options_t o = {
     .exit_cb = on_launcher_exit,
     .file = "/proc/self/exe",
     .args = args,
-    .stdio_count = S.userns_fd >= 0 ? 4 : 3,
+    .stdio_count = S.cgroup_fd >= 0 ? 5 : S.userns_fd >= 0 ? 4 : 3,
     .stdio = stdio,
     /* A session of its own: the terminal's Ctrl-C (SIGINT to the whole
      * foreground process group) reaches only us, and we stop the launcher

@@ -103,7 +103,7 @@ main (void)
     struct launch_run in = { .state_dir = "/run/s", .rootlesskit_dir = "/run/s/rootlesskit",
                              .docker_sock = "/run/s/docker.sock", .slirp4netns = "/usr/bin/slirp4netns",
                              .slirp_args = sargs, .cidr = "10.0.2.0/24", .mtu = 65520,
-                             .stop_timeout = 15, .namespaces = ns, .userns_fd = -1,
+                             .stop_timeout = 15, .namespaces = ns, .userns_fd = -1, .cgroup_fd = -1,
                              .ids = { 100000, 65536, 200000, 65537 }, .log_level = "debug",
                              .dockerd_argv = dargv };
     struct launch_run out;
@@ -138,6 +138,17 @@ main (void)
         "with the sidecar's user namespace: --userns-fd, no subordinate ranges");
     launch_run_release (&out);
     strv_free (argv);
+    ok (out.cgroup_fd == -1, "no delegated cgroup: cgroup_fd stays -1");
+    in.cgroup_fd = 4;
+    argv = launch_run_to_argv (&in, "rdind-launch");
+    argc = (int) strv_len (argv);
+    ok (launch_run_parse (&out, argc, argv, &err) == 0 && out.cgroup_fd == 4, "a delegated cgroup: --cgroup-fd round-trips");
+    launch_run_release (&out);
+    strv_free (argv);
+    char *cg_stdio[] = { "rdind-launch", "--cgroup-fd=2", "--", "dockerd", NULL };
+    ok (launch_run_parse (&out, 4, cg_stdio, &err) < 0, "cgroup fd among stdio refused");
+    rdind_error_release (&err);
+    in.cgroup_fd = -1;
 
     char *no_dockerd[] = { "rdind-launch", "--state-dir=/s", "--", NULL };
     ok (launch_run_parse (&out, 3, no_dockerd, &err) < 0 && err && strstr (err->msg, "rdind launch"),
@@ -193,6 +204,34 @@ main (void)
     strv_free (h);
     ok (launch_hide_paths ("/", "/run/rdind", "/var", &h, &err) < 0, "hide: certdir / is refused");
     rdind_error_release (&err);
+  }
+
+  /* launcher/cgroup.c's pure helpers. */
+  {
+    char *p;
+    p = launch_cgroup_own_path ("0::/\n");
+    ok (p && strcmp (p, "/") == 0, "cgroup path: a namespace root is /");
+    free (p);
+    p = launch_cgroup_own_path ("12:memory:/x\n1:name=systemd:/y\n0::/system.slice/rdind.service\n");
+    ok (p && strcmp (p, "/system.slice/rdind.service") == 0, "cgroup path: the v2 line among v1 ones");
+    free (p);
+    ok (launch_cgroup_own_path ("12:memory:/x\n1:name=systemd:/y\n") == NULL, "cgroup path: v1 only gives none");
+    ok (launch_cgroup_own_path ("0::/gone (deleted)\n") == NULL, "cgroup path: a deleted cgroup gives none");
+    p = launch_cgroup_pick ("cpuset cpu io memory hugetlb pids rdma misc\n");
+    ok (strcmp (p, "memory pids cpu io") == 0, "controllers: ours, in our order (%s)", p);
+    free (p);
+    p = launch_cgroup_pick ("cpuset cpu pids\n");
+    ok (strcmp (p, "pids cpu") == 0, "controllers: only those offered (%s)", p);
+    free (p);
+    p = launch_cgroup_pick ("cpuset iomem memoryx\n");
+    ok (strcmp (p, "") == 0, "controllers: whole words only");
+    free (p);
+    p = launch_cgroup_identity_map ("         0          0 4294967295\n");
+    ok (strcmp (p, "0 0 4294967295\n") == 0, "id map: the initial namespace maps to itself (%s)", p);
+    free (p);
+    p = launch_cgroup_identity_map ("0 100000 65536\n65536 1000 1\n");
+    ok (strcmp (p, "0 0 65536\n65536 65536 1\n") == 0, "id map: a container's ranges map to themselves");
+    free (p);
   }
 
   return done_testing ();
