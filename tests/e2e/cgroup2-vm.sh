@@ -101,7 +101,6 @@ boot () {
 }
 
 CON=$T/console.log
-dump_on_fail "$CON"
 tries=${RDIND_VM_TRIES:-2}
 n=0
 while :; do
@@ -118,7 +117,7 @@ while :; do
     [ "$rc" = 124 ] && why="the guest did not finish within ${RDIND_VM_TIMEOUT:-900} s"
     grep -q 'Kernel panic' "$CON.clean" && why="guest kernel panic: $(grep -m1 'Kernel panic' "$CON.clean")"
     echo "# try $n: $why (after $((b1 - b0)) s); last console lines:"
-    tr -d '\r' <"$CON" | tail -n 30 | sed 's/^/#   /'
+    tr -d '\r' <"$CON" | sed 's/\x1b\[[0-9;?!]*[a-zA-Z]//g' | tail -n 30 | sed 's/^/#   /'
     [ "$n" -lt "$tries" ] || fail "the guest run did not complete in $tries tries: $why"
 done
 

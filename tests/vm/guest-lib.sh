@@ -11,11 +11,12 @@
 docker_checks () {
     local who=$1 info mem rc
     check "$who: docker version through the TLS endpoint" timeout 60 docker version
-    import_busybox bb
-    check "$who: docker run --rm bb true" timeout 120 docker run --rm bb true
+    # What the daemon says first: printed even when a run fails below.
     info=$(timeout 60 docker info --format '{{.CgroupDriver}} {{.CgroupVersion}}' 2>/dev/null)
     echo "# limits: $who: docker info: Cgroup Driver: ${info% *}, Cgroup Version: ${info#* }"
     timeout 60 docker info 2>&1 | grep -i 'warning' | sed "s/^/# limits: $who: docker info: /"
+    import_busybox bb
+    check "$who: docker run --rm bb true" timeout 120 docker run --rm bb true
     # A 100 MB buffer that dd fills: killed (137) where --memory 32m holds.
     rc=0
     mem=$(timeout 120 docker run --rm --memory 32m --memory-swap 32m bb \
