@@ -4,7 +4,7 @@
 set -euo pipefail
 BUILD_DEPS="build-essential autoconf automake pkg-config libuv1-dev libssl-dev libcap-ng-dev libinih-dev musl-tools libjansson-dev libhttp-parser-dev"
 RUNTIME_DEPS="docker.io slirp4netns uidmap fuse-overlayfs iptables libcap2-bin openssl ca-certificates"
-TEST_DEPS="busybox-static curl procps psmisc iproute2 util-linux file python3 python3-yaml debootstrap rootlesskit hyperfine socat python3-docker nodejs iperf3 passt clang libclang-rt-14-dev docker-registry"
+TEST_DEPS="busybox-static curl procps psmisc iproute2 util-linux file python3 python3-yaml debootstrap rootlesskit hyperfine socat python3-docker nodejs iperf3 passt clang libclang-rt-14-dev docker-registry qemu-system-x86 e2fsprogs"
 SUDO=
 [ "$(id -u)" = 0 ] || SUDO=sudo
 export DEBIAN_FRONTEND=noninteractive

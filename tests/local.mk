@@ -6,3 +6,11 @@ noinst_HEADERS = tests/unit/tap.h
 # The CLI and configuration test needs neither root nor dockerd.
 TESTS += tests/e2e/cli.sh
 EXTRA_DIST += tests/e2e/cli.sh
+
+if ENABLE_E2E
+# The cgroup v2 tier: a Debian 13 guest under QEMU (software emulation) runs
+# the guest scripts of tests/vm/ with the build under test.  The image is
+# built once and cached (a few minutes); each run boots it (a few minutes).
+TESTS += tests/e2e/cgroup2-vm.sh
+endif
+EXTRA_DIST += tests/e2e/cgroup2-vm.sh tests/vm
