@@ -395,6 +395,30 @@ prepare_via_userns (uid_t uid, gid_t gid, char **controllers, char **why)
   return dfd;
 }
 
+bool
+launch_cgroup_ours (bool root, const char *own, bool delegate_attr, bool owner, bool read_only, const char **why)
+{
+  /* Whose cgroup is it to divide?  A container's own (its cgroup namespace
+   * root: /proc/self/cgroup says "/"), one systemd delegated (Delegate=yes
+   * sets the trusted.delegate or user.delegate attribute, and hands the
+   * directory to the unit's user), never a login session's scope, whose
+   * processes are systemd's to place. */
+  if (root && (strcmp (own, "/") == 0 || delegate_attr))
+    return true;
+  if (!root && owner && !read_only)
+    return true;
+  if (root)
+    *why = "neither a container's cgroup namespace nor a systemd unit with Delegate=yes (fix: run the "
+           "sidecar in a container, or under systemd with Delegate=yes)";
+  else if (owner)
+    *why = "/sys/fs/cgroup is read-only and only root can make a writable view (fix: start the sidecar as "
+           "root, or mount /sys/fs/cgroup read-write)";
+  else
+    *why = "not delegated to this account (fix: a systemd user unit with Delegate=yes, such as "
+           "contrib/rdind.service, or `systemd-run --user -p Delegate=yes`)";
+  return false;
+}
+
 int
 launch_cgroup_delegate (uid_t uid, gid_t gid, int *dfd_out, char **desc)
 {
@@ -402,7 +426,7 @@ launch_cgroup_delegate (uid_t uid, gid_t gid, int *dfd_out, char **desc)
   struct statfs sf;
   struct statvfs sv;
   int wfd, dfd;
-  bool root = geteuid () == 0;
+  bool root = geteuid () == 0, via_userns = false, ro;
 
   *dfd_out = -1;
   *desc = NULL;
@@ -431,37 +455,27 @@ launch_cgroup_delegate (uid_t uid, gid_t gid, int *dfd_out, char **desc)
       return 0;
     }
 
-  /* Whose cgroup is it to divide?  A container's own (its cgroup namespace
-   * root: /proc/self/cgroup says "/"), one systemd delegated (Delegate=yes
-   * sets the trusted.delegate or user.delegate attribute, and hands the
-   * directory to the unit's user), never a login session's scope. */
   {
     char x[8];
     struct stat st;
-    bool ns_root = strcmp (own, "/") == 0;
+    const char *why = NULL;
     bool delegated = getxattr (gpath, "trusted.delegate", x, sizeof x) > 0
                      || getxattr (gpath, "user.delegate", x, sizeof x) > 0;
     bool owner = fstat (wfd, &st) == 0 && st.st_uid == geteuid ();
-    if (!(root ? ns_root || delegated : owner))
+    ro = fstatvfs (wfd, &sv) == 0 && (sv.f_flag & ST_RDONLY);
+    if (!launch_cgroup_ours (root, own, delegated, owner, ro, &why))
       {
-        xasprintf (desc,
-                   "our cgroup %s is not delegated to rdind (%s): limits are not enforced; run it in a "
-                   "container (its own cgroup namespace) or as a systemd unit with Delegate=yes",
-                   own, root ? "neither a cgroup namespace root nor Delegate=yes" : "not owned by us");
+        xasprintf (desc, "our cgroup %s: %s: limits are not enforced", own, why);
         close (wfd);
         return 0;
       }
   }
 
-  if (fstatvfs (wfd, &sv) == 0 && (sv.f_flag & ST_RDONLY))
+  if (ro)
     {
       cleanup_free char *why = NULL;
       close (wfd);
-      if (!root)
-        {
-          xasprintf (desc, "/sys/fs/cgroup is read-only: limits are not enforced");
-          return 0;
-        }
+      via_userns = true;
       dfd = prepare_via_userns (uid, gid, &controllers, &why);
       if (dfd < 0)
         {
@@ -488,8 +502,8 @@ launch_cgroup_delegate (uid_t uid, gid_t gid, int *dfd_out, char **desc)
       xasprintf (desc, "cgroup %s offers none of memory, pids, cpu, io to delegate: limits are not enforced", own);
       return 0;
     }
-  xasprintf (desc, "%s%srdind-daemon controllers=%s", own, strcmp (own, "/") == 0 ? "" : "/",
-             controllers);
+  xasprintf (desc, "%s%srdind-daemon controllers=%s%s", own, strcmp (own, "/") == 0 ? "" : "/", controllers,
+             via_userns ? " (through a user namespace of our own: read-only /sys/fs/cgroup)" : "");
   *dfd_out = dfd;
   return 1;
 }

@@ -14,6 +14,7 @@
 #include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/statfs.h>
+#include <sys/statvfs.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <sys/xattr.h>
@@ -658,18 +659,27 @@ launch_doctor_cgroup (const struct launch_cgroup_facts *f, struct launch_doctor_
 {
   if (f->statfs_errno == 0 && f->fs_type == CGROUP2_MAGIC)
     {
-      char *d = fmt ("cgroup v2, %s, controllers: %s",
-                     f->own_writable ? "delegated (writable)" : "not delegated",
-                     f->controllers ? f->controllers : "?");
-      if (f->own_writable)
-        return verdict (v, LAUNCH_DOCTOR_OK, d, NULL);
-      return verdict (v, LAUNCH_DOCTOR_WARN, d,
-                      xstrdup ("containers run without resource limits: delegate the cgroup (systemd "
-                               "Delegate=yes, or a writable cgroup namespace)"));
+      cleanup_free char *pick = launch_cgroup_pick (f->controllers ? f->controllers : "");
+      if (f->own_writable && *pick)
+        return verdict (v, LAUNCH_DOCTOR_OK,
+                        fmt ("cgroup v2, delegated%s: the sidecar hands %s to the daemon (docker run "
+                             "--memory, --pids-limit, --cpus are enforced); controllers: %s",
+                             f->read_only ? " (read-only mount: through a user namespace)" : "", pick,
+                             f->controllers ? f->controllers : "?"),
+                        NULL);
+      return verdict (v, LAUNCH_DOCTOR_WARN,
+                      fmt ("cgroup v2, not delegated (%s), controllers: %s: docker run --memory, "
+                           "--pids-limit and --cpus are accepted and NOT enforced",
+                           f->own_writable ? "none of memory, pids, cpu, io offered"
+                                           : f->why_not ? f->why_not : "?",
+                           f->controllers ? f->controllers : "?"),
+                      xstrdup ("delegate the cgroup: run the sidecar in a container as root, or under "
+                               "systemd with Delegate=yes (contrib/rdind.service for a user)"));
     }
   if (f->v1_reachable > 0)
     return verdict (v, LAUNCH_DOCTOR_WARN,
-                    xstrdup ("cgroup v1: rootless dockerd cannot apply resource limits"),
+                    xstrdup ("cgroup v1: rootless dockerd cannot apply resource limits (docker run "
+                             "--memory, --pids-limit and --cpus are accepted and NOT enforced)"),
                     xstrdup ("use a cgroup v2 host for `docker run --memory/--cpus`"));
   /* Neither: runc takes /sys/fs/cgroup for v1 and finds no v1 mount, so
    * dockerd starts but every container fails. */
@@ -700,7 +710,18 @@ check_cgroup (struct report *r)
           xasprintf (&path, "/sys/fs/cgroup%s", p);
         }
       f.own_path = path;
-      f.own_writable = path && access (path, W_OK) == 0;
+      if (path)
+        {
+          char x[8];
+          struct stat st;
+          struct statvfs sv;
+          bool attr = getxattr (path, "trusted.delegate", x, sizeof x) > 0
+                      || getxattr (path, "user.delegate", x, sizeof x) > 0;
+          f.read_only = statvfs (path, &sv) == 0 && (sv.f_flag & ST_RDONLY);
+          f.own_writable = launch_cgroup_ours (geteuid () == 0, p, attr,
+                                               stat (path, &st) == 0 && st.st_uid == geteuid (), f.read_only,
+                                               &f.why_not);
+        }
       xasprintf (&ctl, "%s/cgroup.controllers", path ? path : "/sys/fs/cgroup");
       read_file (ctl, &ctrls, NULL, NULL);
       if (ctrls)

@@ -254,9 +254,17 @@ struct launch_cgroup_facts
   unsigned long fs_type;   /* its f_type */
   int v1_reachable;        /* v1 mount points of MOUNTINFO that statfs as cgroup */
   const char *own_path;    /* v2: /sys/fs/cgroup + our "0::" path; NULL unknown */
-  bool own_writable;       /* v2: OWN_PATH writable (delegated) */
+  bool own_writable;       /* v2: rdind may divide OWN_PATH (launch_cgroup_ours) */
   const char *controllers; /* v2: its cgroup.controllers; NULL unreadable */
+  const char *why_not;     /* v2, !OWN_WRITABLE: launch_cgroup_ours's reason */
+  bool read_only;          /* v2: /sys/fs/cgroup mounted read-only */
 };
+/* Whether rdind may divide its cgroup OWN (v2 path) for the daemon: as
+ * root, a container's own (a cgroup-namespace root, "/") or one systemd
+ * delegated (Delegate=yes: the delegate attribute); as a user, one it owns
+ * and, the mount being read-only, never.  False with *WHY (static). */
+bool launch_cgroup_ours (bool root, const char *own, bool delegate_attr, bool owner, bool read_only,
+                         const char **why);
 void launch_doctor_cgroup (const struct launch_cgroup_facts *f, struct launch_doctor_verdict *v);
 /* The mount points of MOUNTINFO's cgroup v1 lines, as a vector (NULL when none). */
 char **launch_cgroup_v1_mounts (const char *mountinfo);

@@ -345,8 +345,28 @@ test_cgroup (void)
   ok (v.status == LAUNCH_DOCTOR_WARN && has (v.detail, "not delegated") && has (v.fix, "Delegate=yes"),
       "cgroup: v2 not delegated WARN");
   launch_doctor_verdict_release (&v);
+  v = cgroup (0, 0x63677270UL, 0, true, "cpuset hugetlb");
+  ok (v.status == LAUNCH_DOCTOR_WARN && has (v.detail, "none of memory, pids, cpu, io"),
+      "cgroup: v2 delegated without any controller of ours WARNs");
+  launch_doctor_verdict_release (&v);
   v = cgroup (0, 0x01021994UL /* tmpfs */, 2, false, NULL);
-  ok (v.status == LAUNCH_DOCTOR_WARN && has (v.detail, "cgroup v1"), "cgroup: v1 WARN");
+  ok (v.status == LAUNCH_DOCTOR_WARN && has (v.detail, "cgroup v1") && has (v.detail, "NOT enforced"), "cgroup: v1 WARN");
+  launch_doctor_verdict_release (&v);
+  {
+    const char *why = NULL;
+    ok (launch_cgroup_ours (true, "/", false, true, true, &why), "cgroup ours: root in its own cgroup namespace, even read-only");
+    ok (launch_cgroup_ours (true, "/system.slice/x.scope", true, true, false, &why), "cgroup ours: root in a Delegate=yes unit");
+    ok (!launch_cgroup_ours (true, "/user.slice/user-0.slice/session-1.scope", false, true, false, &why)
+            && has (why, "Delegate=yes"),
+        "cgroup ours: never a login session's scope");
+    ok (launch_cgroup_ours (false, "/user.slice/user-1000.slice/user@1000.service/app.slice/r.service", false, true, false, &why),
+        "cgroup ours: a user's own delegated cgroup");
+    ok (!launch_cgroup_ours (false, "/user.slice/user-1000.slice/session-2.scope", false, false, false, &why)
+            && has (why, "contrib/rdind.service"),
+        "cgroup ours: a user's session scope is not");
+    ok (!launch_cgroup_ours (false, "/", false, true, true, &why) && has (why, "read-only"),
+        "cgroup ours: a user cannot divide a read-only mount");
+  }
   launch_doctor_verdict_release (&v);
   /* Nothing mounted: /sys/fs/cgroup is sysfs's empty directory (or a
    * shadowed v1 hierarchy nobody reaches).  The old verdict said "cgroup
