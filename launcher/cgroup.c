@@ -146,6 +146,17 @@ read_at (int dfd, const char *file)
 }
 
 int
+launch_cgroup_mount_fresh (void)
+{
+  /* The kernel refuses a file system mounted on the root of a mount of the
+   * same super block (EBUSY), and there is one cgroup2 super block: put it
+   * on a tmpfs laid over the inherited view. */
+  if (mount ("tmpfs", "/sys/fs/cgroup", "tmpfs", MS_NOSUID | MS_NODEV | MS_NOEXEC, "mode=0755,size=16k") < 0)
+    return -1;
+  return mount ("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL);
+}
+
+int
 launch_cgroup_move_self (int dfd, const char *sub)
 {
   cleanup_free char *f = NULL;
@@ -342,8 +353,7 @@ prepare_via_userns (uid_t uid, gid_t gid, char **controllers, char **why)
       if (unshare (CLONE_NEWNS | CLONE_NEWCGROUP) < 0)
         goto fail;
       step = "mount a writable cgroup2";
-      if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0
-          || mount ("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+      if (mount (NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) < 0 || launch_cgroup_mount_fresh () < 0)
         goto fail;
       {
         int wfd = open ("/sys/fs/cgroup", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
@@ -586,7 +596,7 @@ launch_cgroup_init_ns (char **controllers, char **why)
       xasprintf (why, "unshare a cgroup namespace: %s", strerror (errno));
       return -1;
     }
-  if (mount ("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+  if (launch_cgroup_mount_fresh () < 0)
     {
       xasprintf (why, "mount cgroup2: %s", strerror (errno));
       return -1;

@@ -246,8 +246,7 @@ child_mounts (const struct launch_init *a, rdind_error_t *err)
       else
         log_info ("cgroup: the daemon's own subtree", "controllers=%s", log_quote (0, ctl));
     }
-  else if ((a->ns_flags & CLONE_NEWCGROUP)
-      && mount ("cgroup2", "/sys/fs/cgroup", "cgroup2", MS_NOSUID | MS_NODEV | MS_NOEXEC, NULL) < 0)
+  else if ((a->ns_flags & CLONE_NEWCGROUP) && launch_cgroup_mount_fresh () < 0)
     log_warn ("cgroup namespace: cannot mount cgroup2, keeping the inherited view", "error=%s",
               log_quote (0, strerror (errno)));
   if (mkdir ("/run/docker", 0700) < 0 && errno != EEXIST)

@@ -281,6 +281,9 @@ bool launch_cgroup_usable (const struct launch_cgroup_facts *f);
 char *launch_cgroup_own_path (const char *proc_self_cgroup);
 char *launch_cgroup_pick (const char *controllers);
 char *launch_cgroup_identity_map (const char *id_map);
+/* Mounts cgroup2 (our cgroup namespace's view) on /sys/fs/cgroup, over
+ * whatever is there.  -1 with errno. */
+int launch_cgroup_mount_fresh (void);
 /* Writes "0" (ourselves) to DFD/SUB/cgroup.procs (SUB NULL: DFD's own). */
 int launch_cgroup_move_self (int dfd, const char *sub);
 /* `rdind launch`, given the delegated D: removes empty runs left behind,

@@ -484,6 +484,17 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       }
     json_decref (cfg);
   }
+  /* In a delegated cgroup: the cgroupfs driver, or dockerd 26 picks
+   * systemd on a v2 host whose /run/systemd/system it sees (copied up),
+   * and then finds no manager of ours and no limit. */
+  if (cgroup_fd >= 0)
+    {
+      bool user_driver = false;
+      for (char **a = conf->dockerd_args; a && *a; a++)
+        user_driver |= strstr (*a, "native.cgroupdriver") != NULL;
+      if (!user_driver)
+        strv_append (&dargv, "--exec-opt=native.cgroupdriver=cgroupfs");
+    }
   for (char **a = conf->dockerd_args; a && *a; a++)
     strv_append (&dargv, *a);
 
