@@ -319,7 +319,9 @@ static struct launch_doctor_verdict
 cgroup (int e, unsigned long type, int v1, bool writable, const char *ctrls)
 {
   struct launch_doctor_verdict v;
-  struct launch_cgroup_facts f = { e, type, v1, "/sys/fs/cgroup/x", writable, ctrls };
+  struct launch_cgroup_facts f = { .statfs_errno = e, .fs_type = type, .v1_reachable = v1,
+                                    .own_path = "/sys/fs/cgroup/x", .own_writable = writable,
+                                    .controllers = ctrls };
   launch_doctor_cgroup (&f, &v);
   return v;
 }
@@ -381,11 +383,11 @@ test_cgroup (void)
       "cgroup: no /sys/fs/cgroup at all FAILs");
   launch_doctor_verdict_release (&v);
   {
-    struct launch_cgroup_facts f = { 0, 0x62656572UL, 0, NULL, false, NULL };
+    struct launch_cgroup_facts f = { .fs_type = 0x62656572UL };
     ok (!launch_cgroup_usable (&f), "cgroup: sysfs only is not usable");
     f.v1_reachable = 1;
     ok (launch_cgroup_usable (&f), "cgroup: a reachable v1 hierarchy is usable");
-    f = (struct launch_cgroup_facts){ 0, 0x63677270UL, 0, NULL, false, NULL };
+    f = (struct launch_cgroup_facts){ .fs_type = 0x63677270UL };
     ok (launch_cgroup_usable (&f), "cgroup: cgroup2 on /sys/fs/cgroup is usable");
   }
 }
