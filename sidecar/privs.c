@@ -180,17 +180,30 @@ make_userns (uid_t uid, gid_t gid, uint64_t *ids, rdind_error_t *err)
   return fd;
 }
 
-/* The daemon's cgroup subtree (launcher/cgroup.c); where there is none,
- * one warning says why and that limits are not enforced. */
+/* The daemon's cgroup subtree (launcher/cgroup.c).  What came of it is
+ * logged by sidecar_report_cgroup, once the sidecar knows it will start
+ * (a second instance's refusal stays one line). */
+static char *cgroup_desc;
+static bool cgroup_delegated;
+
 static void
 delegate_cgroup (uid_t uid, gid_t gid, int *cgroup_fd)
 {
-  cleanup_free char *desc = NULL;
-  if (launch_cgroup_delegate (uid, gid, cgroup_fd, &desc) == 1)
+  free (cgroup_desc);
+  cgroup_desc = NULL;
+  cgroup_delegated = launch_cgroup_delegate (uid, gid, cgroup_fd, &cgroup_desc) == 1;
+}
+
+void
+sidecar_report_cgroup (void)
+{
+  if (cgroup_delegated)
     log_info ("cgroup delegated to the daemon: docker run --memory, --pids-limit and --cpus are enforced",
-              "cgroup=%s", log_quote (0, desc));
+              "cgroup=%s", log_quote (0, cgroup_desc ? cgroup_desc : "?"));
   else
-    log_warn ("no cgroup for the daemon's limits", "why=%s", log_quote (0, desc ? desc : "?"));
+    log_warn ("no cgroup for the daemon's limits", "why=%s", log_quote (0, cgroup_desc ? cgroup_desc : "?"));
+  free (cgroup_desc);
+  cgroup_desc = NULL;
 }
 
 int

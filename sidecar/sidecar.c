@@ -198,6 +198,7 @@ rdind_cmd_sidecar (struct rdind_conf *conf, int argc, char **argv UNUSED)
     return rdind_error_report (&err, 1);
   if (check_listen (conf->listen, &err) < 0)
     return rdind_error_report (&err, 2);
+  sidecar_report_cgroup ();
 
   /* Certificates exist before anything listens or starts. */
   time_t next_due = time (NULL) + 3600;

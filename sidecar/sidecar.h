@@ -13,6 +13,8 @@ int rdind_health_probe (struct rdind_conf *conf, rdind_error_t *err);
  * when none could be made), then drops to conf->user for good: no
  * capability, empty bounding set, no_new_privs.  No-op when not root. */
 int sidecar_drop_privileges (struct rdind_conf *conf, int *userns_fd, int *cgroup_fd, rdind_error_t *err);
+/* Logs what came of the daemon's cgroup (delegated, or why not). */
+void sidecar_report_cgroup (void);
 
 /* Does ADDR (numeric) pass conf->allow_from?  NAMES holds the addresses the
  * host-name entries resolved to at the last refresh. */
