@@ -1,0 +1,147 @@
+# The anchor at current versions, for the benches (sourced after
+# tests/e2e/lib.sh, as root, after ensure_test_user and fix_tun).
+#
+# docker:dind-rootless is dockerd-rootless.sh = rootlesskit + dockerd.  The
+# host (Debian 12) ships rootlesskit 1.1 and dockerd 20.10; Debian 13
+# (trixie) ships rootlesskit 2.0.2 and dockerd 26.1.5, which need trixie's
+# libc.  So the anchor runs from a trixie root: the debootstrapped minbase
+# the tests cache (trixie-minbase.tar) plus docker.io, rootlesskit,
+# slirp4netns, uidmap and passt (and the libraries rdind's launcher links,
+# so that rdind can run against the same dockerd 26), cached as
+# trixie-anchor.tar in $RDIND_TEST_CACHE (default /var/cache/rdind-test).
+#
+# anchor13_root            unpacks the root into $A13R (once per bench run)
+#                          and gives the bench account its passwd, group,
+#                          subuid and subgid lines there.
+# anchor13_as_user CMD...  runs CMD in that root as the bench account: a
+#                          private mount namespace (so nothing is left
+#                          mounted on the host), /proc /sys /dev /tmp and
+#                          the build and source trees bound in at the same
+#                          paths, pivot_root, then as_user's clean env with
+#                          RDIND_TEST_ENV.  The process keeps the caller's
+#                          pid through every exec (unshare without --fork,
+#                          sh, setpriv, env, the command).
+# anchor13_start SETUP DIR [DOCKERD-ARGS...]
+#                          starts trixie's dockerd-rootless.sh in that root,
+#                          state under DIR (owned by the bench account),
+#                          exports DOCKER_HOST for its socket and
+#                          A13_PID (rootlesskit's parent).  SETUP:
+#     dind     docker:dind-rootless's flags: slirp4netns, MTU 1500, builtin
+#              port driver (docker-library/docker's dockerd-entrypoint.sh
+#              sets these three variables).
+#     default  dockerd-rootless.sh's own defaults, nothing set: in 26.1.5
+#              slirp4netns when installed (else vpnkit), MTU 65520, builtin
+#              port driver.  So (a) and (b) differ in the MTU only.
+#   Extra rootlesskit flags go in A13_FLAGS (e.g. -p for a published port).
+# anchor13_stop            SIGTERM to rootlesskit's parent, which stops
+#                          dockerd; waits until no process of the bench
+#                          account is left (SIGKILL after 30 s).
+
+A13_CACHE=${RDIND_TEST_CACHE:-/var/cache/rdind-test}
+A13_MIRROR=${RDIND_TEST_MIRROR:-http://deb.debian.org/debian}
+A13_PKGS="docker.io rootlesskit slirp4netns uidmap passt iptables iproute2 procps
+ libuv1t64 libssl3t64 libcap-ng0 libinih1 libjansson4 libhttp-parser2.9"
+A13_PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin
+A13_FLAGS=${A13_FLAGS:-}
+
+# The minbase root the container tests also use (tests/e2e/lib-outer.sh).
+anchor13_minbase () {
+    local tb=$A13_CACHE/trixie-minbase.tar
+    [ -s "$tb" ] && return 0
+    require_cmd debootstrap
+    mkdir -p "$A13_CACHE"
+    debootstrap --variant=minbase trixie "$T/mb" "$A13_MIRROR" >"$T/debootstrap.log" 2>&1 ||
+        fail "debootstrap trixie (see $T/debootstrap.log)"
+    rm -rf "$T/mb"/var/cache/apt/archives/*.deb "$T/mb"/var/lib/apt/lists/*
+    tar --numeric-owner -C "$T/mb" -cf "$tb.tmp.$$" . && sync "$tb.tmp.$$" && mv "$tb.tmp.$$" "$tb" ||
+        fail "caching $tb"
+    rm -rf "$T/mb"
+}
+
+# The minbase plus the anchor's packages, made once and cached (the name
+# follows the package list, so a changed list makes a new tarball).
+anchor13_tarball () {
+    local tb r=$T/mkanchor
+    tb=$A13_CACHE/trixie-anchor-$(echo $A13_PKGS | md5sum | cut -c1-8).tar
+    A13_TAR=$tb
+    [ -s "$tb" ] && return 0
+    require_cmd chroot
+    anchor13_minbase
+    mkdir -p "$r" && tar -C "$r" -xf "$A13_CACHE/trixie-minbase.tar" || fail "unpacking the trixie minbase"
+    cp /etc/resolv.conf "$r/etc/resolv.conf"
+    # No service may start while packages install (docker.io's postinst
+    # would try): policy-rc.d says no, and there is no init in the chroot.
+    printf '#!/bin/sh\nexit 101\n' >"$r/usr/sbin/policy-rc.d" && chmod 755 "$r/usr/sbin/policy-rc.d"
+    chroot "$r" sh -c "apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends $(echo $A13_PKGS)" \
+        >"$T/anchor-apt.log" 2>&1 || fail "installing the anchor's packages in the trixie root (see $T/anchor-apt.log)"
+    rm -rf "$r"/var/cache/apt/archives/*.deb "$r"/var/lib/apt/lists/* "$r/usr/sbin/policy-rc.d"
+    : >"$r/etc/resolv.conf"
+    tar --numeric-owner -C "$r" -cf "$tb.tmp.$$" . && sync "$tb.tmp.$$" && mv "$tb.tmp.$$" "$tb" ||
+        fail "caching $tb"
+    rm -rf "$r"
+}
+
+anchor13_root () {
+    [ -n "${A13R:-}" ] && return 0
+    anchor13_tarball
+    A13R=$T/anchor13
+    mkdir -p "$A13R" && tar -C "$A13R" -xpf "$A13_TAR" || fail "unpacking $A13_TAR"
+    local g; g=$(id -g "$E2E_USER")
+    echo "$E2E_USER:x:$E2E_UID:$g::$E2E_HOME:/bin/sh" >>"$A13R/etc/passwd"
+    echo "$(id -gn "$E2E_USER"):x:$g:" >>"$A13R/etc/group"
+    grep "^$E2E_USER:" /etc/subuid >>"$A13R/etc/subuid"
+    grep "^$E2E_USER:" /etc/subgid >>"$A13R/etc/subgid"
+    A13_ROOTLESS_SH=/usr/share/docker.io/contrib/dockerd-rootless.sh
+    [ -x "$A13R$A13_ROOTLESS_SH" ] || A13_ROOTLESS_SH=/usr/bin/dockerd-rootless.sh
+    [ -x "$A13R$A13_ROOTLESS_SH" ] || fail "no dockerd-rootless.sh in the trixie root"
+    A13_VERSIONS="rootlesskit $(chroot "$A13R" dpkg-query -W -f '${Version}' rootlesskit), dockerd $(chroot "$A13R" dpkg-query -W -f '${Version}' docker.io), slirp4netns $(chroot "$A13R" dpkg-query -W -f '${Version}' slirp4netns)"
+    echo "# anchor root (Debian 13): $A13_VERSIONS"
+}
+
+anchor13_as_user () {
+    local d binds="/proc /sys /dev /tmp"
+    # The build tree and the sources, when they live outside /tmp.
+    for d in "$(cd "$top_builddir" && pwd)" "$(cd "$top_srcdir" && pwd)"; do
+        case $d in /|/tmp/*) ;; *) binds="$binds $d" ;; esac
+    done
+    # pivot_root, not chroot: the kernel refuses a user namespace to a
+    # process whose root is not its mount namespace's root (EPERM from
+    # rootlesskit's "fork/exec /proc/self/exe"), so the trixie root
+    # becomes the namespace's root and the host's is detached.
+    unshare -m --propagation private -- sh -ec '
+        r=$1; shift; binds=$1; shift
+        mount --bind "$r" "$r"
+        for d in $binds; do mkdir -p "$r$d"; mount --rbind "$d" "$r$d"; done
+        cd "$r"; mkdir -p .oldroot; pivot_root . .oldroot; umount -l /.oldroot
+        # Shared, as systemd mounts a host root (rootlesskit sets its child
+        # to rslave then); within this namespace of ours only.
+        mount --make-rshared /
+        exec "$@"' sh "$A13R" "$binds" \
+        setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
+        env -i PATH="$A13_PATH" HOME="$E2E_HOME" USER="$E2E_USER" LOGNAME="$E2E_USER" \
+        XDG_RUNTIME_DIR="$E2E_RUNDIR" ${RDIND_TEST_ENV:-} "$@"
+}
+
+anchor13_start () {
+    local setup=$1 st=$2 env; shift 2
+    anchor13_root
+    case $setup in
+        dind) env="DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=1500 DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin" ;;
+        default) env= ;;
+        *) fail "anchor13_start: unknown setup '$setup' (dind or default)" ;;
+    esac
+    mkdir -p "$st/run" "$st/home" && chown -R "$E2E_USER": "$st" && chmod 700 "$st/run"
+    RDIND_TEST_ENV="XDG_RUNTIME_DIR=$st/run HOME=$st/home $env" \
+        anchor13_as_user ${A13_FLAGS:+"DOCKERD_ROOTLESS_ROOTLESSKIT_FLAGS=$A13_FLAGS"} "$A13_ROOTLESS_SH" --data-root="$st/data" --storage-driver=overlay2 "$@" \
+        >"$st/log" 2>&1 &
+    A13_PID=$!
+    export DOCKER_HOST=unix://$st/run/docker.sock
+}
+
+anchor13_stop () {
+    [ -n "${A13_PID:-}" ] || return 0
+    kill -TERM "$A13_PID" 2>/dev/null
+    wait_for 30 sh -c "! pgrep -u $E2E_USER >/dev/null" || kill_user_procs
+    wait "$A13_PID" 2>/dev/null
+    A13_PID=
+}
