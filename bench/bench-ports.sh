@@ -8,19 +8,29 @@
 #   driver, rootlesskit's builtin driver (dockerd-rootless.sh, as
 #   docker:dind-rootless runs it), and rootful docker's own docker-proxy
 #   (run by hand into a namespace of ours) as the ceiling.
+# The anchor comes in two versions: Debian 12's rootlesskit 1.1 + dockerd
+#   20.10 (the host's, "rootlesskit 1.1"), and Debian 13's rootlesskit 2.0.2
+#   + dockerd 26.1.5 (bench/lib-anchor.sh: a trixie root) in two setups:
+#   (a) docker:dind-rootless's flags (slirp4netns, MTU 1500, builtin port
+#   driver) and (b) dockerd-rootless.sh's defaults (slirp4netns, MTU 65520,
+#   builtin port driver).  rdind runs both against the host's dockerd 20.10
+#   and, from the same trixie root, against dockerd 26.1.5 ("dockerd 26"),
+#   so that one pair of sides differs in the launcher only.
+#   BENCH_ANCHOR13=0 leaves the Debian 13 sides out, BENCH_ANCHOR11=0 the
+#   rootlesskit 1.1 side.
 #   iperf3 both ways (upload: host -> container), a 64-byte request/response
 #   on one connection (p50/p99), and whole connections per second.
 # Egress (inner container -> iperf3 server in a network namespace this bench
 #   creates, 198.18.0.2 behind a veth pair): rdind slirp4netns, rdind pasta,
 #   rdind with Debian 13's pasta, rootlesskit's slirp4netns.
-# Debian 13's pasta (passt 2025-05-03) needs Debian 13's libc: it runs from
-#   a trixie root (the container tests' cached debootstrap, made here when
-#   missing, plus the passt package) through that root's dynamic loader.
+# Debian 13's pasta needs Debian 13's libc: it runs from the anchor's trixie
+#   root (bench/lib-anchor.sh) through that root's dynamic loader.
 #   BENCH_TRIXIE_PASTA=0 leaves that side out; BENCH_PORTS=0 measures
 #   egress only.
-# Prints a table and the ratios against rootlesskit.  Nothing leaves the
+# Prints a table and the ratios against each anchor.  Nothing leaves the
 # machine: every server is on loopback, in a container, or in our namespace.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/e2e/lib.sh"
+. "$top_srcdir/bench/lib-anchor.sh"
 
 SECS=${1:-4}
 ROUNDS=${2:-3}
@@ -86,12 +96,13 @@ serve () {
 
 # rdind NAME NET DRIVER EGRESS-NAME: rdind launch (the daemon, no sidecar:
 # the port path is what is measured).
-# [PASTA]: the pasta program to use.
+# [PASTA]: the pasta program to use.  RUN=anchor13_as_user runs it in the
+# trixie root (dockerd 26.1.5, slirp4netns 1.2.1), as_user on the host.
 rdind_side () {
-    local st=$U/$2-$3
+    local st; st=$U/$(echo "$1" | tr -c "a-z0-9\n" _)   # one per side: a data root holds its srv
     mkdir -p "$st" && chown "$E2E_USER": "$st"
     RDIND_TEST_ENV="RDIND_LAUNCHER_STATE_DIR=$st/s RDIND_LAUNCHER_DATA_ROOT=$st/data RDIND_LAUNCHER_NET=$2 RDIND_LAUNCHER_PORT_DRIVER=$3 ${5:+RDIND_LAUNCHER_PASTA=$5} ${BENCH_ENV:-}" \
-        as_user "$RDIND" launch >"$st/launch.log" 2>&1 &
+        ${RUN:-as_user} "$RDIND" launch >"$st/launch.log" 2>&1 &
     export DOCKER_HOST=unix://$st/s/docker.sock
     wait_for 60 docker version >/dev/null 2>&1 || fail "$1: not ready (see $st/launch.log)"
     if [ "${BENCH_PORTS:-1}" != 0 ]; then
@@ -105,22 +116,34 @@ rdind_side () {
     wait_for 30 sh -c "! pgrep -u $E2E_USER >/dev/null" || kill_user_procs
 }
 
+# rootlesskit_side SETUP: the anchor.  11 = the host's rootlesskit 1.1 +
+# dockerd 20.10 (slirp4netns, builtin port driver, the script's MTU 65520);
+# dind or default = Debian 13's, setup (a) or (b) of bench/lib-anchor.sh.
 rootlesskit_side () {
-    local st=$U/rk
+    local st=$U/rk-$1 name
     mkdir -p "$st/run" && chown -R "$E2E_USER": "$st" && chmod 700 "$st/run"
-    RDIND_TEST_ENV="XDG_RUNTIME_DIR=$st/run DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns" \
-        as_user "$ROOTLESS_SH" --data-root="$st/data" --storage-driver=overlay2 >"$st/log" 2>&1 &
-    export DOCKER_HOST=unix://$st/run/docker.sock
-    wait_for 60 docker version >/dev/null 2>&1 || fail "rootlesskit: not ready (see $st/log)"
+    case $1 in
+        11) name="rootlesskit 1.1"
+            RDIND_TEST_ENV="XDG_RUNTIME_DIR=$st/run DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns" \
+                as_user "$ROOTLESS_SH" --data-root="$st/data" --storage-driver=overlay2 >"$st/log" 2>&1 &
+            export DOCKER_HOST=unix://$st/run/docker.sock ;;
+        dind) name="rootlesskit 2.0 (a)"; anchor13_start dind "$st" ;;
+        default) name="rootlesskit 2.0 (b)"; anchor13_start default "$st" ;;
+    esac
+    wait_for 60 docker version >/dev/null 2>&1 || fail "$name: not ready (see $st/log)"
     if [ "${BENCH_PORTS:-1}" != 0 ]; then
-        serve rootlesskit
-        measure_port "rootlesskit builtin"
+        serve "$name"
+        measure_port "$name builtin"
     else
-        timeout 60 docker import "$T/img.tar" benchimg >/dev/null || fail "rootlesskit: docker import"
+        timeout 60 docker import "$T/img.tar" benchimg >/dev/null || fail "$name: docker import"
     fi
-    measure_egress "rootlesskit slirp4netns"
-    pkill -TERM -u "$E2E_USER" -x rootlesskit
-    wait_for 30 sh -c "! pgrep -u $E2E_USER >/dev/null" || kill_user_procs
+    measure_egress "$name slirp4netns"
+    if [ "$1" = 11 ]; then
+        pkill -TERM -u "$E2E_USER" -x rootlesskit
+        wait_for 30 sh -c "! pgrep -u $E2E_USER >/dev/null" || kill_user_procs
+    else
+        anchor13_stop
+    fi
 }
 
 # The ceiling: rootful docker's docker-proxy, as rootful dockerd runs it for
@@ -141,21 +164,11 @@ ceiling_side () {
 # ".avx2" on AVX2 machines unless that name already ends so, and here
 # /proc/self/exe is the loader.
 PASTA13=
+if [ "${BENCH_TRIXIE_PASTA:-1}" != 0 ] || [ "${BENCH_ANCHOR13:-1}" != 0 ]; then
+    anchor13_root
+fi
 if [ "${BENCH_TRIXIE_PASTA:-1}" != 0 ]; then
-    require_cmd debootstrap chroot
-    tb=${RDIND_TEST_CACHE:-/var/cache/rdind-test}/trixie-minbase.tar
-    if [ ! -s "$tb" ]; then
-        mkdir -p "$(dirname "$tb")"
-        debootstrap --variant=minbase trixie "$T/tr" "${RDIND_TEST_MIRROR:-http://deb.debian.org/debian}" >"$T/debootstrap.log" 2>&1 ||
-            fail "debootstrap trixie (see $T/debootstrap.log)"
-        rm -rf "$T/tr"/var/cache/apt/archives/*.deb "$T/tr"/var/lib/apt/lists/*
-        tar --numeric-owner -C "$T/tr" -cf "$tb.tmp" . && mv "$tb.tmp" "$tb" || fail "caching $tb"
-        rm -rf "$T/tr"
-    fi
-    TR=$T/trixie
-    mkdir -p "$TR" && tar -C "$TR" -xf "$tb" && cp /etc/resolv.conf "$TR/etc/resolv.conf"
-    chroot "$TR" sh -c 'apt-get update -q && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends passt' \
-        >"$T/passt.log" 2>&1 || fail "installing passt in the trixie root (see $T/passt.log)"
+    TR=$A13R
     prog=$TR/usr/bin/pasta
     grep -qw avx2 /proc/cpuinfo && [ -x "$prog.avx2" ] && prog=$prog.avx2
     cp "$TR/lib64/ld-linux-x86-64.so.2" "$T/ld-trixie.avx2"
@@ -173,7 +186,12 @@ for round in $(seq "$ROUNDS"); do
     rdind_side "rdind native + pasta" pasta native "rdind pasta"
     [ -z "$PASTA13" ] || rdind_side "rdind native + pasta 13" pasta native "rdind pasta (Debian 13)" "$PASTA13"
     [ "${BENCH_PORTS:-1}" = 0 ] || rdind_side "rdind slirp4netns driver" slirp4netns slirp4netns ""
-    rootlesskit_side
+    [ "${BENCH_ANCHOR11:-1}" = 0 ] || rootlesskit_side 11
+    if [ "${BENCH_ANCHOR13:-1}" != 0 ]; then
+        RUN=anchor13_as_user rdind_side "rdind native, dockerd 26" slirp4netns native "rdind slirp4netns, dockerd 26"
+        rootlesskit_side dind
+        rootlesskit_side default
+    fi
     [ "${BENCH_PORTS:-1}" = 0 ] || ceiling_side
     rm -rf "${U:?}"/*
 done
@@ -197,26 +215,44 @@ for name, rs in rows.items():
 PY
 done
 
-get () { awk -F'|' -v n="$1" -v f="$2" '$1 == n {print $f}' "$3"; }
 echo
-printf '%-26s %12s %12s %10s %10s %12s\n' "port ($SECS s, median of $ROUNDS)" "up Gbit/s" "down Gbit/s" "p50 us" "p99 us" "conn/s"
+printf '%-34s %12s %12s %10s %10s %12s\n' "port ($SECS s, median of $ROUNDS)" "up Gbit/s" "down Gbit/s" "p50 us" "p99 us" "conn/s"
 while IFS='|' read -r name up down rr; do
     set -- $rr
-    printf '%-26s %12s %12s %10s %10s %12s\n' "$name" "$up" "$down" "$1" "$2" "$3"
+    printf '%-34s %12s %12s %10s %10s %12s\n' "$name" "$up" "$down" "$1" "$2" "$3"
 done <"$T/ports.med"
 echo
-printf '%-26s %12s %16s\n' "egress ($SECS s, median of $ROUNDS)" "Gbit/s" "range"
-while IFS='|' read -r name up range; do printf '%-26s %12s %16s\n' "$name" "$up" "$range"; done <"$T/egress.med"
+printf '%-34s %12s %16s\n' "egress ($SECS s, median of $ROUNDS)" "Gbit/s" "range"
+while IFS='|' read -r name up range; do printf '%-34s %12s %16s\n' "$name" "$up" "$range"; done <"$T/egress.med"
 echo
-ku=$(get "rootlesskit builtin" 2 "$T/ports.med"); kd=$(get "rootlesskit builtin" 3 "$T/ports.med")
-kl=$(get "rootlesskit builtin" 4 "$T/ports.med" | cut -d' ' -f1)
-ru=$(get "rdind native" 2 "$T/ports.med"); rd=$(get "rdind native" 3 "$T/ports.med")
-rl=$(get "rdind native" 4 "$T/ports.med" | cut -d' ' -f1)
-es=$(get "rdind slirp4netns" 2 "$T/egress.med"); ep=$(get "rdind pasta" 2 "$T/egress.med")
-ek=$(get "rootlesskit slirp4netns" 2 "$T/egress.med"); e13=$(get "rdind pasta (Debian 13)" 2 "$T/egress.med")
-awk -v ru="$ru" -v ku="$ku" -v rd="$rd" -v kd="$kd" -v rl="$rl" -v kl="$kl" -v ep="$ep" -v es="$es" -v ek="$ek" -v e13="$e13" 'BEGIN {
-    if (ku > 0 && kd > 0 && kl > 0) {
-        printf "rdind native / rootlesskit builtin: upload %.2fx, download %.2fx (target >= 1.2x)\n", ru / ku, rd / kd;
-        printf "rdind native / rootlesskit builtin: request p50 %.2fx (target <= 0.9x)\n", rl / kl }
-    printf "egress pasta / slirp4netns: %.2fx (target >= 2x); rdind slirp4netns / rootlesskit: %.2fx\n", ep / es, es / ek;
-    if (e13 > 0) printf "egress Debian 13 pasta / slirp4netns: %.2fx (target >= 2x)\n", e13 / es }'
+# The ratios: rdind's native driver against each anchor that ran (and
+# against the ceiling), then egress.
+python3 - "$T/ports.med" "$T/egress.med" <<'PY'
+import sys
+def load(path):
+    rows = {}
+    for line in open(path):
+        name, *vals = line.rstrip("\n").split("|")
+        rows[name] = [float(v) for v in " ".join(vals).replace(" to ", " ").split()]
+    return rows
+ports, egress = load(sys.argv[1]), load(sys.argv[2])
+pairs = [("rdind native", a) for a in ("rootlesskit 1.1 builtin", "rootlesskit 2.0 (a) builtin",
+                                       "rootlesskit 2.0 (b) builtin", "docker-proxy (rootful)")]
+pairs += [("rdind native, dockerd 26", a) for a in ("rootlesskit 2.0 (a) builtin", "rootlesskit 2.0 (b) builtin")]
+for r, a in pairs:
+    if r in ports and a in ports and min(ports[a][:3]) > 0:
+        (ru, rd, rl), (au, ad, al) = ports[r][:3], ports[a][:3]
+        target = "target >= 1.0x" if a.startswith("docker-proxy") else "target >= 1.2x"
+        print("%s / %s: upload %.2fx, download %.2fx (%s), request p50 %.2fx (target <= 0.9x)"
+              % (r, a, ru / au, rd / ad, target, rl / al))
+es = egress.get("rdind slirp4netns", [0])[0]
+for name in ("rdind pasta", "rdind pasta (Debian 13)"):
+    if name in egress and es > 0:
+        print("egress %s / rdind slirp4netns: %.2fx (target >= 2x)" % (name, egress[name][0] / es))
+for r, a in (("rdind slirp4netns", "rootlesskit 1.1 slirp4netns"),
+             ("rdind slirp4netns", "rootlesskit 2.0 (a) slirp4netns"),
+             ("rdind slirp4netns", "rootlesskit 2.0 (b) slirp4netns"),
+             ("rdind slirp4netns, dockerd 26", "rootlesskit 2.0 (b) slirp4netns")):
+    if r in egress and a in egress and egress[a][0] > 0:
+        print("egress %s / %s: %.2fx" % (r, a, egress[r][0] / egress[a][0]))
+PY

@@ -109,14 +109,15 @@ anchor13_as_user () {
     # rootlesskit's "fork/exec /proc/self/exe"), so the trixie root
     # becomes the namespace's root and the host's is detached.
     unshare -m --propagation private -- sh -ec '
-        r=$1; shift; binds=$1; shift
+        r=$1; shift; binds=$1; shift; cwd=$1; shift
         mount --bind "$r" "$r"
         for d in $binds; do mkdir -p "$r$d"; mount --rbind "$d" "$r$d"; done
         cd "$r"; mkdir -p .oldroot; pivot_root . .oldroot; umount -l /.oldroot
         # Shared, as systemd mounts a host root (rootlesskit sets its child
         # to rslave then); within this namespace of ours only.
         mount --make-rshared /
-        exec "$@"' sh "$A13R" "$binds" \
+        cd "$cwd" 2>/dev/null || cd /   # relative paths (RDIND=./rdind) still work
+        exec "$@"' sh "$A13R" "$binds" "$PWD" \
         setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
         env -i PATH="$A13_PATH" HOME="$E2E_HOME" USER="$E2E_USER" LOGNAME="$E2E_USER" \
         XDG_RUNTIME_DIR="$E2E_RUNDIR" ${RDIND_TEST_ENV:-} "$@"
