@@ -39,7 +39,16 @@
 #   - cp through the same sidecar with the API policy on and off (SIGHUP
 #     between), for the cost of framing requests and answers
 # Targets: cp rdind/unix <= 1.30x; cp and version rdind/anchor <= 1.00x.
+#
+# Versions (BENCH_ANCHOR): 13 (the default) runs the anchor from Debian 13's
+# root (bench/lib-anchor.sh: rootlesskit 2.0.2 + dockerd 26.1.5) and rdind's
+# sidecar from the same root, so both sides serve from dockerd 26.1.5; 11
+# runs both on the host: rootlesskit 1.1 + dockerd 20.10.  The anchor's
+# setup is docker:dind-rootless's (a); dockerd-rootless.sh's defaults (b)
+# differ from it in the MTU only, which is off this path (the builtin port
+# driver's child dials 127.0.0.1 inside the namespace).
 . "${top_srcdir:-$(dirname "$0")/..}/tests/e2e/lib.sh"
+. "$top_srcdir/bench/lib-anchor.sh"
 
 REPS=${REPS:-7}
 BIG=268435456
@@ -76,11 +85,19 @@ require_root
 require_cmd docker dockerd slirp4netns openssl python3 setpriv timeout busybox socat
 # The anchor is part of every run: without it the bench fails, it does not
 # print a table with a hole.
-command -v rootlesskit >/dev/null || fail "rootlesskit not found (the anchor needs it; Debian: apt install rootlesskit)"
-ROOTLESS_SH=$(command -v dockerd-rootless.sh || echo /usr/share/docker.io/contrib/dockerd-rootless.sh)
-[ -x "$ROOTLESS_SH" ] || fail "dockerd-rootless.sh not found (the anchor needs it; Debian: apt install docker.io)"
+BENCH_ANCHOR=${BENCH_ANCHOR:-13}
 ensure_test_user
 fix_tun
+case $BENCH_ANCHOR in
+    11) command -v rootlesskit >/dev/null || fail "rootlesskit not found (the anchor needs it; Debian: apt install rootlesskit)"
+        ROOTLESS_SH=$(command -v dockerd-rootless.sh || echo /usr/share/docker.io/contrib/dockerd-rootless.sh)
+        [ -x "$ROOTLESS_SH" ] || fail "dockerd-rootless.sh not found (the anchor needs it; Debian: apt install docker.io)"
+        IN_ROOT=() ;;
+    13) anchor13_root
+        ROOTLESS_SH=$A13_ROOTLESS_SH
+        IN_ROOT=(anchor13_exec) ;;
+    *) fail "BENCH_ANCHOR=$BENCH_ANCHOR: use 13 (Debian 13's rootlesskit 2.0.2 + dockerd 26.1.5) or 11 (the host's)" ;;
+esac
 on_exit kill_user_procs
 kill_user_procs   # a clean start: nothing of the bench account may run already
 # shellcheck disable=SC2016 # expanded when the cleanup runs
@@ -101,8 +118,8 @@ set_policy no
 RDIND_CONFIG=$POLICY_INI \
 RDIND_SIDECAR_USER=$E2E_USER RDIND_SIDECAR_LISTEN=127.0.0.1:$PORT RDIND_TLS_CERTDIR=$CERTS \
 RDIND_SIDECAR_PEERS=client RDIND_LAUNCHER_STATE_DIR=$U/state RDIND_LAUNCHER_DATA_ROOT=$U/data \
-    "$RDIND" sidecar >"$T/sidecar.log" 2>&1 &
-SPID=$!
+    "${IN_ROOT[@]}" "$RDIND" sidecar >"$T/sidecar.log" 2>&1 &
+SPID=$!   # unshare, sh and rdind exec in Debian 13's root: this is the sidecar
 
 TLS_ENV="DOCKER_HOST=tcp://127.0.0.1:$PORT DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=$CERTS/client"
 UNIX_ENV="DOCKER_HOST=unix://$U/state/docker.sock"
@@ -159,7 +176,7 @@ as_user "$ROTKIT" init -q --certdir "$A/certs" --peer client >"$T/anchor-rotkit.
     { cat "$T/anchor-rotkit.log"; fail "rotkit init for the anchor"; }
 ATLS_ENV="DOCKER_HOST=tcp://127.0.0.1:$APORT DOCKER_TLS_VERIFY=1 DOCKER_CERT_PATH=$A/certs/client"
 AUNIX_ENV="DOCKER_HOST=unix://$A/run/docker.sock"
-setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
+"${IN_ROOT[@]}" setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
     env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$A/home" USER="$E2E_USER" \
     LOGNAME="$E2E_USER" XDG_RUNTIME_DIR="$A/run" \
     DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=1500 \
@@ -169,7 +186,7 @@ setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
     --tlscacert "$A/certs/server/ca.pem" --tlscert "$A/certs/server/cert.pem" \
     --tlskey "$A/certs/server/key.pem" --data-root="$A/data" --storage-driver="$DRIVER" \
     >"$T/anchor.log" 2>&1 &
-APID=$!   # setpriv, env and the script exec: this is rootlesskit's parent
+APID=$!   # (unshare, sh,) setpriv, env and the script exec: this is rootlesskit's parent
 
 # shellcheck disable=SC2317 # run through wait_for
 anchor_settled () { ! alive "$APID" || d "$ATLS_ENV" version; }
@@ -202,6 +219,7 @@ case $A_DOCKERD in ''|*' '*) fail "anchor's dockerd: expected one process under 
 case $A_KIT in *' '*) ;; *) fail "anchor: rootlesskit's child not found under $APID" ;; esac
 echo "memory counted: rdind front $SPID, rdind dockerd $SIDE_DOCKERD;" \
     "anchor rootlesskit $A_KIT ($(ps -o comm= -p "${A_KIT// /,}" | xargs)), anchor dockerd $A_DOCKERD"
+echo "dockerd versions: rdind $(d "$UNIX_ENV" version --format '{{.Server.Version}}'), anchor $(d "$AUNIX_ENV" version --format '{{.Server.Version}}') ($([ "$BENCH_ANCHOR" = 13 ] && echo "both from Debian 13's root: ${A13_VERSIONS:-}" || echo "both the host's"))"
 
 # --- memory per idle connection ----------------------------------------
 # Measured first, while the daemons are fresh: a Go daemon that has just

@@ -13,14 +13,15 @@
 # anchor13_root            unpacks the root into $A13R (once per bench run)
 #                          and gives the bench account its passwd, group,
 #                          subuid and subgid lines there.
-# anchor13_as_user CMD...  runs CMD in that root as the bench account: a
-#                          private mount namespace (so nothing is left
-#                          mounted on the host), /proc /sys /dev /tmp and
-#                          the build and source trees bound in at the same
-#                          paths, pivot_root, then as_user's clean env with
-#                          RDIND_TEST_ENV.  The process keeps the caller's
-#                          pid through every exec (unshare without --fork,
-#                          sh, setpriv, env, the command).
+# anchor13_exec CMD...     runs CMD in that root, as root with the caller's
+#                          environment: a private mount namespace (so
+#                          nothing is left mounted on the host), /proc /sys
+#                          /dev /tmp and the build and source trees bound in
+#                          at the same paths, pivot_root.  The process keeps
+#                          the caller's pid through every exec (unshare
+#                          without --fork, sh, the command).
+# anchor13_as_user CMD...  the same as the bench account, with as_user's
+#                          clean environment and RDIND_TEST_ENV.
 # anchor13_start SETUP DIR [DOCKERD-ARGS...]
 #                          starts trixie's dockerd-rootless.sh in that root,
 #                          state under DIR (owned by the bench account),
@@ -98,8 +99,9 @@ anchor13_root () {
     echo "# anchor root (Debian 13): $A13_VERSIONS"
 }
 
-anchor13_as_user () {
+anchor13_exec () {
     local d binds="/proc /sys /dev /tmp"
+    anchor13_root
     # The build tree and the sources, when they live outside /tmp.
     for d in "$(cd "$top_builddir" && pwd)" "$(cd "$top_srcdir" && pwd)"; do
         case $d in /|/tmp/*) ;; *) binds="$binds $d" ;; esac
@@ -117,8 +119,11 @@ anchor13_as_user () {
         # to rslave then); within this namespace of ours only.
         mount --make-rshared /
         cd "$cwd" 2>/dev/null || cd /   # relative paths (RDIND=./rdind) still work
-        exec "$@"' sh "$A13R" "$binds" "$PWD" \
-        setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
+        exec "$@"' sh "$A13R" "$binds" "$PWD" "$@"
+}
+
+anchor13_as_user () {
+    anchor13_exec setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
         env -i PATH="$A13_PATH" HOME="$E2E_HOME" USER="$E2E_USER" LOGNAME="$E2E_USER" \
         XDG_RUNTIME_DIR="$E2E_RUNDIR" ${RDIND_TEST_ENV:-} "$@"
 }
