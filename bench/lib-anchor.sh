@@ -17,9 +17,10 @@
 #                          environment: a private mount namespace (so
 #                          nothing is left mounted on the host), /proc /sys
 #                          /dev /tmp and the build and source trees bound in
-#                          at the same paths, pivot_root.  The process keeps
-#                          the caller's pid through every exec (unshare
-#                          without --fork, sh, the command).
+#                          at the same paths, pivot_root.  It execs: run it
+#                          in the background (CMD then has $! as its pid
+#                          through every exec: the shell, unshare without
+#                          --fork, sh, CMD) or in a ( subshell ).
 # anchor13_as_user CMD...  the same as the bench account, with as_user's
 #                          clean environment and RDIND_TEST_ENV.
 # anchor13_start SETUP DIR [DOCKERD-ARGS...]
@@ -110,7 +111,7 @@ anchor13_exec () {
     # process whose root is not its mount namespace's root (EPERM from
     # rootlesskit's "fork/exec /proc/self/exe"), so the trixie root
     # becomes the namespace's root and the host's is detached.
-    unshare -m --propagation private -- sh -ec '
+    exec unshare -m --propagation private -- sh -ec '
         r=$1; shift; binds=$1; shift; cwd=$1; shift
         mount --bind "$r" "$r"
         for d in $binds; do mkdir -p "$r$d"; mount --rbind "$d" "$r$d"; done
