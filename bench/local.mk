@@ -3,6 +3,7 @@ EXTRA_DIST += bench/bench-rotkit.sh
 EXTRA_DIST += bench/bench-launch.sh
 EXTRA_DIST += bench/bench-proxy.sh
 EXTRA_DIST += bench/bench-ports.sh bench/port-rr.py
+EXTRA_DIST += bench/lib-anchor.sh
 
 # bench-handshake.sh runs this: server CPU per handshake, rdind's TLS
 # context against OpenSSL's default one (built with `make`, not installed).
