@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # The anchor at current versions, for the benches (sourced after
 # tests/e2e/lib.sh, as root, after ensure_test_user and fix_tun).
 #
@@ -104,6 +105,7 @@ anchor13_exec () {
     local d binds="/proc /sys /dev /tmp"
     anchor13_root
     # The build tree and the sources, when they live outside /tmp.
+    # shellcheck disable=SC2154 # set by tests/e2e/lib.sh
     for d in "$(cd "$top_builddir" && pwd)" "$(cd "$top_srcdir" && pwd)"; do
         case $d in /|/tmp/*) ;; *) binds="$binds $d" ;; esac
     done
