@@ -6,10 +6,11 @@
 # host (Debian 12) ships rootlesskit 1.1 and dockerd 20.10; Debian 13
 # (trixie) ships rootlesskit 2.0.2 and dockerd 26.1.5, which need trixie's
 # libc.  So the anchor runs from a trixie root: the debootstrapped minbase
-# the tests cache (trixie-minbase.tar) plus docker.io, rootlesskit,
-# slirp4netns, uidmap and passt (and the libraries rdind's launcher links,
-# so that rdind can run against the same dockerd 26), cached as
-# trixie-anchor.tar in $RDIND_TEST_CACHE (default /var/cache/rdind-test).
+# the tests cache (trixie-minbase.tar) plus A13_PKGS: docker.io,
+# rootlesskit, slirp4netns, uidmap, passt and what they call (iptables, ip),
+# and the libraries rdind links, so that rdind can run against the same
+# dockerd 26.  Cached as trixie-anchor-HASH.tar (HASH: of the package list)
+# in $RDIND_TEST_CACHE (default /var/cache/rdind-test).
 #
 # anchor13_root            unpacks the root into $A13R (once per bench run)
 #                          and gives the bench account its passwd, group,
