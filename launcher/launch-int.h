@@ -280,6 +280,9 @@ bool launch_cgroup_usable (const struct launch_cgroup_facts *f);
  * map that maps every id of ID_MAP's inside ranges to itself. */
 char *launch_cgroup_own_path (const char *proc_self_cgroup);
 char *launch_cgroup_pick (const char *controllers);
+/* Whether DOCKERD_ARGS or the daemon.json dockerd reads (CFG_PATH; NULL:
+ * rootless dockerd's default) chose the cgroup driver (launch.c). */
+bool launch_cgroup_driver_chosen (char *const *dockerd_args, const char *cfg_path);
 char *launch_cgroup_identity_map (const char *id_map);
 /* Mounts cgroup2 (our cgroup namespace's view) on /sys/fs/cgroup, over
  * whatever is there.  -1 with errno. */
