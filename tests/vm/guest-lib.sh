@@ -30,8 +30,10 @@ docker_checks () {
 
 # service_props : the [Service] settings of contrib/rdind.service that shape
 # how the sidecar runs (as -p ARGs for systemd-run), so that the guest runs
-# the shipped unit's way: KillMode, TimeoutStopSec, Delegate, OOMPolicy.
+# the shipped unit's way: KillMode, TimeoutStopSec, Delegate, CPUAccounting,
+# OOMPolicy (cgroup2-vm.sh puts the unit in the payload).
 service_props () {
-    sed -n '/^\[Service\]/,/^\[/s/^\(KillMode\|TimeoutStopSec\|Delegate\|OOMPolicy\)=\(.*\)/-p \1=\2/p' \
+    [ -r "$top_srcdir/contrib/rdind.service" ] || fail "contrib/rdind.service is not in the payload"
+    sed -n '/^\[Service\]/,/^\[/s/^\(KillMode\|TimeoutStopSec\|Delegate\|CPUAccounting\|OOMPolicy\)=\(.*\)/-p \1=\2/p' \
         "$top_srcdir/contrib/rdind.service"
 }
