@@ -536,6 +536,9 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   }
   setenv_strv (&denv, "PATH", s);
   free (steal_pointer (&s));
+  /* The direct pull path adds the namespace's own addresses to this. */
+  if (strcmp (conf->pull_path, "direct") == 0 && (getenv ("NO_PROXY") || getenv ("no_proxy")))
+    setenv_strv (&denv, "NO_PROXY", getenv ("NO_PROXY") ? getenv ("NO_PROXY") : getenv ("no_proxy"));
   if (getenv ("RDIND_REAL_DOCKER_PROXY"))
     setenv_strv (&denv, "RDIND_REAL_DOCKER_PROXY", getenv ("RDIND_REAL_DOCKER_PROXY"));
 
@@ -561,6 +564,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       .namespaces = conf->namespaces,
       .hide = hide,
       .port_driver = conf->port_driver,
+      .pull_path = conf->pull_path,
       .userns_fd = userns_fd,
       .cgroup_fd = cgroup_fd,
       .ids = ids,
