@@ -104,9 +104,22 @@ struct launch_pull_req
  * bytes: 0, or the HTTP status to answer (400). */
 int launch_pull_parse (const char *head, size_t len, struct launch_pull_req *r);
 void launch_pull_req_release (struct launch_pull_req *r);
+/* An upstream proxy the user set (HTTP_PROXY, HTTPS_PROXY): the direct
+ * path chains to it from the host's namespace. */
+struct launch_pull_upstream
+{
+  char host[256]; /* empty: none */
+  int port;
+  char *auth;     /* base64 of user:password, or NULL */
+};
+/* Parses [http://][user:password@]host[:port][/] (port 80 by default) into
+ * UP; an empty URL gives none.  -1 for another scheme or a path. */
+int launch_pull_upstream_parse (const char *url, struct launch_pull_upstream *up);
 /* The proxy process: accepts on LFD (in the namespace, 127.0.0.1) and serves
- * each connection in a process of its own.  Never returns. */
-void launch_pull_main (int lfd, const char *token) __attribute__ ((noreturn));
+ * each connection in a process of its own, through the upstream proxies
+ * when given (NULL or empty: none).  Never returns. */
+void launch_pull_main (int lfd, const char *token, const char *http_upstream, const char *https_upstream)
+    __attribute__ ((noreturn));
 
 int launch_sockaddr (const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len);
 /* A bind failure of a published port, in the user's words. */

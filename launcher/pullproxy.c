@@ -28,6 +28,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <netdb.h>
@@ -525,16 +526,102 @@ read_head (int c, char *buf, size_t size, size_t *len, size_t *head_len)
     }
 }
 
-static void
-serve (int c, const char *expect)
+/* Connects to HOST:PORT, resolved here; with CHECK, only to addresses
+ * launch_pull_dest_refused allows.  -1 with *WHY: 502 or 403 and a reason. */
+struct dial
 {
-  cleanup_free char *buf = xmalloc (HEAD_MAX + 1);
-  struct launch_pull_req r;
+  char addr[INET6_ADDRSTRLEN]; /* the address connected to (or last tried) */
+  char refused_addr[INET6_ADDRSTRLEN];
+  const char *refused;         /* why the first refused address was */
+  int gai, err;
+};
+
+static int
+dial (const char *host, int port, bool check, struct dial *d)
+{
   struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
-  char port[16], addr[INET6_ADDRSTRLEN] = "-", refused_addr[INET6_ADDRSTRLEN] = "";
-  const char *refused = NULL;
+  char ps[16];
+  int u = -1;
+
+  snprintf (ps, sizeof ps, "%d", port);
+  snprintf (d->addr, sizeof d->addr, "-");
+  d->refused = NULL;
+  d->err = 0;
+  d->gai = getaddrinfo (host, ps, &hints, &ai);
+  for (struct addrinfo *a = d->gai == 0 ? ai : NULL; a && u < 0; a = a->ai_next)
+    {
+      const char *why = check ? launch_pull_dest_refused (a->ai_addr) : NULL;
+      if (why)
+        {
+          if (!d->refused)
+            addr_text (a->ai_addr, d->refused_addr, sizeof d->refused_addr);
+          d->refused = d->refused ? d->refused : why;
+          continue;
+        }
+      u = connect_to (a);
+      d->err = errno;
+      addr_text (a->ai_addr, d->addr, sizeof d->addr);
+    }
+  if (ai)
+    freeaddrinfo (ai);
+  return u;
+}
+
+/* Through an upstream proxy the destination is resolved there; what it
+ * resolves to here is still checked, so that a name of the host's
+ * loopback is refused the same.  A name unknown here is the upstream's
+ * business (corporate networks often resolve outside names only there). */
+static const char *
+check_name (const char *host, int port, char *addr, size_t size)
+{
+  struct addrinfo hints = { .ai_socktype = SOCK_STREAM }, *ai = NULL;
+  const char *why = NULL;
+  char ps[16];
+
+  snprintf (ps, sizeof ps, "%d", port);
+  if (getaddrinfo (host, ps, &hints, &ai) != 0)
+    return NULL;
+  for (struct addrinfo *a = ai; a && !why; a = a->ai_next)
+    if ((why = launch_pull_dest_refused (a->ai_addr)))
+      addr_text (a->ai_addr, addr, size);
+  freeaddrinfo (ai);
+  return why;
+}
+
+/* What goes to the upstream proxy: the request as the client sent it to
+ * us, with the upstream's credential instead of ours. */
+static char *
+upstream_head (const struct launch_pull_req *r, const struct launch_pull_upstream *up)
+{
+  const char *v6 = strchr (r->host, ':') ? "[" : "", *v6e = *v6 ? "]" : "";
+  cleanup_free char *cred = NULL;
+  char *out = NULL;
+
+  if (up->auth)
+    xasprintf (&cred, "Proxy-Authorization: Basic %s\r\n", up->auth);
+  if (r->connect)
+    xasprintf (&out, "CONNECT %s%s%s:%d %s\r\nHost: %s%s%s:%d\r\n%s\r\n", v6, r->host, v6e, r->port, r->version, v6,
+               r->host, v6e, r->port, cred ? cred : "");
+  else
+    {
+      /* R->head: the origin-form line, the headers, Connection: close and
+       * the empty line; the credential goes before that last line. */
+      const char *rest = strstr (r->head, "\r\n") + 2;
+      xasprintf (&out, "%s http://%s%s%s:%d%s %s\r\n%.*s%s\r\n", r->method, v6, r->host, v6e, r->port, r->path,
+                 r->version, (int) (r->head_len - (size_t) (rest - r->head) - 2), rest, cred ? cred : "");
+    }
+  return out;
+}
+
+static void
+serve (int c, const char *expect, const struct launch_pull_upstream *ups)
+{
+  cleanup_free char *buf = xmalloc (HEAD_MAX + 1), *uhead = NULL;
+  struct launch_pull_req r;
+  const struct launch_pull_upstream *up;
+  struct dial d = { .addr = "-" };
   size_t len, head_len;
-  int u = -1, st, gai, e = 0;
+  int u, st;
   uint64_t t0 = now_ms ();
 
   st = read_head (c, buf, HEAD_MAX + 1, &len, &head_len);
@@ -561,54 +648,56 @@ serve (int c, const char *expect)
       launch_pull_req_release (&r);
       return;
     }
-  snprintf (port, sizeof port, "%d", r.port);
-  /* Names resolve here, in the host's namespace, and the check applies to
-   * each address: a name that resolves to 127.0.0.1 leads to the host's
-   * loopback like the literal would. */
-  gai = getaddrinfo (r.host, port, &hints, &ai);
-  for (struct addrinfo *a = gai == 0 ? ai : NULL; a && u < 0; a = a->ai_next)
-    {
-      const char *why = launch_pull_dest_refused (a->ai_addr);
-      if (why)
-        {
-          if (!refused)
-            addr_text (a->ai_addr, refused_addr, sizeof refused_addr);
-          refused = refused ? refused : why;
-          continue;
-        }
-      u = connect_to (a);
-      e = errno;
-      addr_text (a->ai_addr, addr, sizeof addr);
-    }
-  if (ai)
-    freeaddrinfo (ai);
+  /* HTTPS_PROXY for what goes by CONNECT, HTTP_PROXY for plain HTTP, as
+   * Go's ProxyFromEnvironment picks them. */
+  up = &ups[r.connect ? 1 : 0];
+  if (up->host[0] == '\0')
+    up = NULL;
+  if (up && (d.refused = check_name (r.host, r.port, d.refused_addr, sizeof d.refused_addr)))
+    u = -1;
+  else if (up)
+    u = dial (up->host, up->port, false, &d);
+  else
+    /* Names resolve here, in the host's namespace, and the check applies
+     * to each address: a name that resolves to 127.0.0.1 leads to the
+     * host's loopback like the literal would. */
+    u = dial (r.host, r.port, true, &d);
   if (u < 0)
     {
-      if (gai != 0)
-        {
-          reply (c, 502, "cannot resolve the registry's name");
-          log_warn ("pull path: cannot resolve", "dest=%s:%d error=%s", log_quote (0, r.host), r.port,
-                    log_quote (1, gai_strerror (gai)));
-        }
-      else if (refused && strcmp (addr, "-") == 0)
+      if (d.refused && strcmp (d.addr, "-") == 0)
         {
           reply (c, 403, "destination refused: the pull path does not lead to the host's own addresses");
           log_warn ("pull path: refused", "status=403 method=%s dest=%s:%d addr=%s reason=%s", r.method,
-                    log_quote (0, r.host), r.port, refused_addr, refused);
+                    log_quote (0, r.host), r.port, d.refused_addr, d.refused);
+        }
+      else if (d.gai != 0)
+        {
+          reply (c, 502, up ? "cannot resolve the upstream proxy's name" : "cannot resolve the registry's name");
+          log_warn ("pull path: cannot resolve", "dest=%s:%d%s%s error=%s", log_quote (0, up ? up->host : r.host),
+                    up ? up->port : r.port, up ? " via=upstream-proxy" : "", "", log_quote (1, gai_strerror (d.gai)));
         }
       else
         {
-          reply (c, 502, "cannot connect to the registry");
-          log_warn ("pull path: cannot connect", "dest=%s:%d addr=%s error=%s", log_quote (0, r.host), r.port,
-                    addr, log_quote (1, strerror (e)));
+          reply (c, 502, up ? "cannot connect to the upstream proxy" : "cannot connect to the registry");
+          log_warn ("pull path: cannot connect", "dest=%s:%d addr=%s%s error=%s", log_quote (0, up ? up->host : r.host),
+                    up ? up->port : r.port, d.addr, up ? " via=upstream-proxy" : "", log_quote (1, strerror (d.err)));
         }
       launch_pull_req_release (&r);
       return;
     }
   int one = 1;
   setsockopt (u, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  bool ok = r.connect ? write_all (c, "HTTP/1.1 200 Connection established\r\n\r\n", 39)
-                      : write_all (u, r.head, r.head_len);
+  bool ok;
+  if (up)
+    {
+      /* The upstream's answer (its 200, or its own refusal) goes to the
+       * client as it is. */
+      uhead = upstream_head (&r, up);
+      ok = write_all (u, uhead, strlen (uhead));
+    }
+  else
+    ok = r.connect ? write_all (c, "HTTP/1.1 200 Connection established\r\n\r\n", 39)
+                   : write_all (u, r.head, r.head_len);
   /* What the client sent after the head: a request body, or (CONNECT) the
    * TLS hello of a client that did not wait for our 200. */
   if (ok && len > head_len)
@@ -617,17 +706,67 @@ serve (int c, const char *expect)
   f[0].bytes = len - head_len;
   if (ok)
     relay (c, u, f);
-  log_info ("pull path: proxied", "method=%s dest=%s:%d addr=%s sent=%llu received=%llu ms=%llu", r.method,
-            log_quote (0, r.host), r.port, addr, (unsigned long long) f[0].bytes,
+  log_info ("pull path: proxied", "method=%s dest=%s:%d addr=%s%s sent=%llu received=%llu ms=%llu", r.method,
+            log_quote (0, r.host), r.port, d.addr, up ? " via=upstream-proxy" : "", (unsigned long long) f[0].bytes,
             (unsigned long long) f[1].bytes, (unsigned long long) (now_ms () - t0));
   close (u);
   launch_pull_req_release (&r);
 }
 
+int
+launch_pull_upstream_parse (const char *url, struct launch_pull_upstream *up)
+{
+  const char *p = url, *at, *end;
+  struct launch_pull_req tmp = { 0 };
+
+  memset (up, 0, sizeof *up);
+  if (url == NULL || *url == '\0')
+    return 0;
+  if (strncasecmp (p, "http://", 7) == 0)
+    p += 7;
+  else if (strstr (p, "://"))
+    return -1; /* https:// (TLS to the proxy), socks5://: not spoken here */
+  end = p + strcspn (p, "/");
+  if (*end && strcmp (end, "/") != 0)
+    return -1;
+  at = memrchr (p, '@', (size_t) (end - p));
+  if (at)
+    {
+      /* user:password, percent-decoded as Go does, then base64. */
+      cleanup_free char *user = xmalloc ((size_t) (at - p) + 1);
+      size_t o = 0;
+      for (const char *q = p; q < at; q++)
+        {
+          unsigned v;
+          if (*q == '%' && q + 2 < at && isxdigit ((unsigned char) q[1]) && isxdigit ((unsigned char) q[2])
+              && sscanf (q + 1, "%2x", &v) == 1)
+            user[o++] = (char) v, q += 2;
+          else
+            user[o++] = *q;
+        }
+      user[o] = '\0';
+      char *colon = strchr (user, ':');
+      if (colon)
+        *colon = '\0';
+      up->auth = launch_pull_basic (user, colon ? colon + 1 : "");
+      p = at + 1;
+    }
+  if (parse_authority (p, (size_t) (end - p), 80, &tmp) < 0)
+    {
+      free (up->auth);
+      up->auth = NULL;
+      return -1;
+    }
+  memcpy (up->host, tmp.host, sizeof up->host);
+  up->port = tmp.port;
+  return 0;
+}
+
 void
-launch_pull_main (int lfd, const char *token)
+launch_pull_main (int lfd, const char *token, const char *http_upstream, const char *https_upstream)
 {
   cleanup_free char *expect = launch_pull_basic (LAUNCH_PULL_USER, token);
+  struct launch_pull_upstream ups[2];
   struct sigaction sa = { .sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT };
   sigset_t none;
 
@@ -639,6 +778,9 @@ launch_pull_main (int lfd, const char *token)
   sigprocmask (SIG_SETMASK, &none, NULL);
   signal (SIGPIPE, SIG_IGN);
   fcntl (lfd, F_SETFL, fcntl (lfd, F_GETFL) & ~O_NONBLOCK);
+  /* rdind launch checked them: a bad one here is simply not used. */
+  launch_pull_upstream_parse (http_upstream, &ups[0]);
+  launch_pull_upstream_parse (https_upstream, &ups[1]);
   for (;;)
     {
       int c = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC);
@@ -653,7 +795,7 @@ launch_pull_main (int lfd, const char *token)
         {
           close (lfd);
           prctl (PR_SET_PDEATHSIG, SIGKILL);
-          serve (c, expect);
+          serve (c, expect, ups);
           _exit (0);
         }
       if (pid < 0)

@@ -13,6 +13,8 @@
  *    │   masks certdir in its mount namespace and creates init below it)
  *    ├─ slirp4netns  (joins the child's netns; exits with us via --exit-fd)
  *    │  or pasta     (the same, --foreground; PDEATHSIG and SIGTERM end it)
+ *    ├─ rdind-pullproxy (pull_path = direct: dockerd's registry traffic,
+ *    │   accepted in the namespace, sent from the host's; pullproxy.c)
  *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces nested in
  *        │            the outer ones, init.c: mounts, reaps, forwards
  *        │            signals; its exit kills the namespace)
@@ -380,6 +382,9 @@ start_pull (const struct launch_run *run, int portd, const int *close_fds, size_
   cleanup_free char *token = launch_pull_token (), *url = NULL, *no_proxy = NULL;
   const char *step = token ? "socket" : "getrandom";
   const char *user_np = getenv ("NO_PROXY");
+  /* NO_PROXY, HTTP_PROXY and HTTPS_PROXY are the user's (rdind launch
+   * passes them on): the upstream proxies we chain to, and what dockerd
+   * must reach without any proxy. */
   int s = token ? launch_portd_socket (portd, AF_INET, false, 10000) : -1;
   pid_t pid;
 
@@ -411,7 +416,7 @@ start_pull (const struct launch_run *run, int portd, const int *close_fds, size_
       for (size_t i = 0; i < n_close; i++)
         if (close_fds[i] >= 0)
           close (close_fds[i]);
-      launch_pull_main (s, token);
+      launch_pull_main (s, token, getenv ("HTTP_PROXY"), getenv ("HTTPS_PROXY"));
     }
   close (s);
   if (pid < 0)
@@ -429,8 +434,20 @@ start_pull (const struct launch_run *run, int portd, const int *close_fds, size_
              user_np && *user_np ? "," : "", user_np && *user_np ? user_np : "");
   xasprintf (env, "HTTP_PROXY=%s\nHTTPS_PROXY=%s\nhttp_proxy=%s\nhttps_proxy=%s\nNO_PROXY=%s\nno_proxy=%s\n", url, url,
              url, url, no_proxy, no_proxy);
-  log_info ("pull path: direct", "proxy=127.0.0.1:%d pid=%d no_proxy=%s", (int) ntohs (sin.sin_port), (int) pid,
-            log_quote (0, no_proxy));
+  {
+    struct launch_pull_upstream h, hs;
+    char hv[300] = "none", hsv[300] = "none";
+    launch_pull_upstream_parse (getenv ("HTTP_PROXY"), &h);
+    launch_pull_upstream_parse (getenv ("HTTPS_PROXY"), &hs);
+    if (h.host[0])
+      snprintf (hv, sizeof hv, "%s:%d", h.host, h.port);
+    if (hs.host[0])
+      snprintf (hsv, sizeof hsv, "%s:%d", hs.host, hs.port);
+    free (h.auth);
+    free (hs.auth);
+    log_info ("pull path: direct", "proxy=127.0.0.1:%d pid=%d no_proxy=%s upstream_http=%s upstream_https=%s",
+              (int) ntohs (sin.sin_port), (int) pid, log_quote (0, no_proxy), log_quote (1, hv), log_quote (2, hsv));
+  }
   return pid;
 }
 

@@ -153,5 +153,24 @@ main (void)
   ok (refused ("10.0.0.1") == NULL && refused ("192.168.1.1") == NULL, "private addresses allowed");
   ok (refused ("128.0.0.1") == NULL && refused ("169.253.0.1") == NULL, "neighbours of the ranges allowed");
   ok (refused ("2001:db8::1") == NULL && refused ("::ffff:8.8.8.8") == NULL, "global IPv6 and mapped IPv4 allowed");
+
+  /* Upstream proxies (the user's HTTP_PROXY, HTTPS_PROXY). */
+  {
+    struct launch_pull_upstream up;
+    ok (launch_pull_upstream_parse ("http://proxy.corp:3128", &up) == 0 && strcmp (up.host, "proxy.corp") == 0
+            && up.port == 3128 && up.auth == NULL,
+        "upstream: http://host:port");
+    ok (launch_pull_upstream_parse ("proxy.corp", &up) == 0 && up.port == 80, "upstream: no scheme, port 80");
+    ok (launch_pull_upstream_parse ("http://u:s%40cret@[2001:db8::1]:8080/", &up) == 0
+            && strcmp (up.host, "2001:db8::1") == 0 && up.port == 8080 && up.auth
+            && strcmp (up.auth, "dTpzQGNyZXQ=") == 0,
+        "upstream: percent-decoded credential, IPv6, trailing slash");
+    free (up.auth);
+    ok (launch_pull_upstream_parse ("", &up) == 0 && up.host[0] == '\0', "upstream: empty is none");
+    ok (launch_pull_upstream_parse ("https://proxy:3128", &up) < 0, "upstream: https:// refused");
+    ok (launch_pull_upstream_parse ("socks5://proxy:1080", &up) < 0, "upstream: socks5:// refused");
+    ok (launch_pull_upstream_parse ("http://proxy:3128/path", &up) < 0, "upstream: a path refused");
+    ok (launch_pull_upstream_parse ("http://proxy:99999", &up) < 0, "upstream: a bad port refused");
+  }
   return done_testing ();
 }
