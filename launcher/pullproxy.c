@@ -687,6 +687,10 @@ serve (int c, const char *expect, const struct launch_pull_upstream *ups)
     }
   int one = 1;
   setsockopt (u, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
+  /* A line now and one at the end: Go keeps a CONNECT tunnel open for
+   * reuse, so the end may come long after the pull. */
+  log_info ("pull path: connected", "method=%s dest=%s:%d addr=%s%s", r.method, log_quote (0, r.host), r.port,
+            d.addr, up ? " via=upstream-proxy" : "");
   bool ok;
   if (up)
     {
