@@ -42,6 +42,7 @@
 #include <sys/prctl.h>
 #include <sys/random.h>
 #include <sys/socket.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include "launch-int.h"
@@ -49,9 +50,10 @@
 #include "util.h"
 
 #define HEAD_MAX 16384
-#define HEAD_TIMEOUT_MS 30000
+#define HEAD_TIMEOUT_MS 10000
 #define CONNECT_TIMEOUT_MS 20000
 #define PIPE_CAP (64 * 1024)
+#define PULL_MAX_CONNS 128
 
 /* --- pure parts (tests/unit/test-pullproxy.c) ------------------------------ */
 
@@ -771,13 +773,11 @@ launch_pull_main (int lfd, const char *token, const char *http_upstream, const c
 {
   cleanup_free char *expect = launch_pull_basic (LAUNCH_PULL_USER, token);
   struct launch_pull_upstream ups[2];
-  struct sigaction sa = { .sa_handler = SIG_IGN, .sa_flags = SA_NOCLDWAIT };
   sigset_t none;
+  int n = 0;
 
   prctl (PR_SET_PDEATHSIG, SIGKILL);
   prctl (PR_SET_NAME, "rdind-pullproxy");
-  /* Connection processes reap themselves: nothing to wait for. */
-  sigaction (SIGCHLD, &sa, NULL);
   sigemptyset (&none);
   sigprocmask (SIG_SETMASK, &none, NULL);
   signal (SIGPIPE, SIG_IGN);
@@ -787,6 +787,11 @@ launch_pull_main (int lfd, const char *token, const char *http_upstream, const c
   launch_pull_upstream_parse (https_upstream, &ups[1]);
   for (;;)
     {
+      /* A bounded number of connection processes: anyone on dockerd's
+       * loopback (a --network host container) may connect, credential or
+       * not, and must not exhaust the account's processes. */
+      while (n > 0 && waitpid (-1, NULL, n >= PULL_MAX_CONNS ? 0 : WNOHANG) > 0)
+        n--;
       int c = accept4 (lfd, NULL, NULL, SOCK_CLOEXEC);
       if (c < 0)
         {
@@ -804,6 +809,8 @@ launch_pull_main (int lfd, const char *token, const char *http_upstream, const c
         }
       if (pid < 0)
         log_warn ("pull path: cannot fork for a connection", "errno=%d", errno);
+      else
+        n++;
       close (c);
     }
 }
