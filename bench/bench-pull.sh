@@ -1,8 +1,9 @@
 #!/bin/bash
 # bench-pull.sh [ROUNDS]: `docker pull` of a ~200 MB image (busybox and four
 # layers of 50 MiB of random data, so nothing compresses away) from a local
-# registry, side by side in one run, ROUNDS pulls each (default 3; the image
-# is removed before each), medians shown:
+# registry, side by side in one run: the four daemons run at once and take
+# turns, ROUNDS pulls each (default 5; the image is removed before each),
+# medians shown:
 #   rdind direct    launcher.pull_path = direct (the launcher's proxy, from
 #                   the host's namespace)
 #   rdind slirp     launcher.pull_path = slirp (through slirp4netns)
@@ -15,7 +16,7 @@
 . "${top_srcdir:-$(dirname "$0")/..}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-outer.sh"
 
-ROUNDS=${1:-3}
+ROUNDS=${1:-5}
 require_root
 require_cmd docker dockerd slirp4netns rootlesskit busybox ip docker-registry python3 curl
 ROOTLESS_SH=$(command -v dockerd-rootless.sh || echo /usr/share/docker.io/contrib/dockerd-rootless.sh)
@@ -45,7 +46,7 @@ wait_for 20 curl -sf "http://$REG/v2/" || fail "docker-registry did not start in
 IMG=$REG/pull:1
 
 # rdind_up NAME PULL_PATH: rdind launch (the daemon, no sidecar: the pull
-# path is what is measured); rdind_down.
+# path is what is measured), DOCKER_HOST pointing at it.
 rdind_up () {
     local st=$U/$1
     mkdir -p "$st" && chown "$E2E_USER": "$st"
@@ -54,10 +55,6 @@ rdind_up () {
     dump_on_fail "$st/launch.log"
     export DOCKER_HOST=unix://$st/s/docker.sock
     wait_for 60 docker version >/dev/null 2>&1 || fail "$1: not ready (see $st/launch.log)"
-}
-rdind_down () {
-    kill -TERM "$(pgrep -o -u "$E2E_USER" -x rdind-launch)"
-    wait_for 30 sh -c "! pgrep -u $E2E_USER >/dev/null" || kill_user_procs
 }
 rootlesskit_up () {
     local st=$U/rk
@@ -70,23 +67,17 @@ rootlesskit_up () {
     export DOCKER_HOST=unix://$st/run/docker.sock
     wait_for 60 docker version >/dev/null 2>&1 || fail "rootlesskit: not ready (see $st/log)"
 }
-rootlesskit_down () {
-    pkill -TERM -u "$E2E_USER" -x rootlesskit
-    wait_for 30 sh -c "! pgrep -u $E2E_USER >/dev/null" || kill_user_procs
-}
 
-# pulls NAME: ROUNDS timed pulls, the image removed before each; appends
-# "NAME ms" lines.
-pulls () {
-    local r t0 t1
-    for r in $(seq "$ROUNDS"); do
-        timeout 120 docker rmi -f "$IMG" >/dev/null 2>&1
-        t0=$(now_ms)
-        timeout 600 docker pull -q "$IMG" >/dev/null || fail "$1: docker pull"
-        t1=$(now_ms)
-        echo "$1|$((t1 - t0))" >>"$T/pulls.txt"
-        echo "# $1: round $r: $((t1 - t0)) ms"
-    done
+# pull NAME HOST ROUND: one timed pull through HOST, the image removed
+# first; appends "NAME|ms".
+pull () {
+    local t0 t1
+    DOCKER_HOST=$2 timeout 120 docker rmi -f "$IMG" >/dev/null 2>&1
+    t0=$(now_ms)
+    DOCKER_HOST=$2 timeout 600 docker pull -q "$IMG" >/dev/null || fail "$1: docker pull"
+    t1=$(now_ms)
+    echo "$1|$((t1 - t0))" >>"$T/pulls.txt"
+    echo "# $1: round $3: $((t1 - t0)) ms"
 }
 
 # The image, built and pushed once by rdind (direct).
@@ -99,17 +90,22 @@ rdind_up direct direct
 timeout 60 docker import "$T/bb.tar" bb >/dev/null || fail "docker import"
 DOCKER_BUILDKIT=0 timeout 600 docker build -q -t "$IMG" "$T/ctx" >/dev/null || fail "docker build"
 timeout 600 docker push "$IMG" >/dev/null || fail "docker push"
-pulls "rdind direct"
-rdind_down
+H_DIRECT=$DOCKER_HOST
 rdind_up slirp slirp
-pulls "rdind slirp"
-rdind_down
+H_SLIRP=$DOCKER_HOST
 rootlesskit_up
-pulls "rootlesskit 1.1 (slirp4netns)"
-rootlesskit_down
+H_RK=$DOCKER_HOST
 # The ceiling: rootful dockerd, no bridge, no iptables changes.
 outer_start --iptables=false --insecure-registry "$REG"
-pulls "rootful dockerd"
+H_ROOTFUL=$DOCKER_HOST
+for r in $(seq "$ROUNDS"); do
+    pull "rdind direct" "$H_DIRECT" "$r"
+    pull "rdind slirp" "$H_SLIRP" "$r"
+    pull "rootlesskit 1.1 (slirp4netns)" "$H_RK" "$r"
+    pull "rootful dockerd" "$H_ROOTFUL" "$r"
+done
+pp=$(pgrep -u "$E2E_USER" -x rdind-pullproxy | head -1)
+[ -z "$pp" ] || echo "# rdind-pullproxy RSS after the pulls: $(awk '/VmRSS/ {print $2, $3}' "/proc/$pp/status")"
 outer_stop
 
 size=$(curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$REG/v2/pull/manifests/1" |
