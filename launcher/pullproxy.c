@@ -171,7 +171,7 @@ parse_authority (const char *s, size_t len, int def_port, struct launch_pull_req
       host = s + 1;
       hl = (size_t) (end - host);
       for (size_t i = 0; i < hl; i++)
-        if (!strchr ("0123456789abcdefABCDEF:.", host[i]))
+        if (host[i] == '\0' || !strchr ("0123456789abcdefABCDEF:.", host[i]))
           return -1;
       if ((size_t) (end + 1 - s) < len)
         {
@@ -185,7 +185,7 @@ parse_authority (const char *s, size_t len, int def_port, struct launch_pull_req
       const char *colon = memchr (s, ':', len);
       hl = colon ? (size_t) (colon - s) : len;
       for (size_t i = 0; i < hl; i++)
-        if (!strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_", host[i]))
+        if (host[i] == '\0' || !strchr ("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789.-_", host[i]))
           return -1;
       if (colon)
         port = colon + 1;
@@ -296,6 +296,10 @@ launch_pull_parse (const char *head, size_t len, struct launch_pull_req *r)
       const char *colon = memchr (p, ':', (size_t) (eol - p));
       if (*p == ' ' || *p == '\t' || colon == NULL || colon == p)
         goto bad; /* obsolete folding, or no name */
+      /* No control byte (a NUL, a lone CR) goes on to a registry. */
+      for (const char *c = p; c < eol - 1; c++)
+        if (((unsigned char) *c < ' ' && *c != '\t') || *c == 0x7f)
+          goto bad;
       size_t nl = (size_t) (colon - p);
       for (size_t i = 0; i < nl; i++)
         if (p[i] == ' ' || p[i] == '\t')

@@ -20,13 +20,19 @@ parse (const char *head, struct launch_pull_req *r)
 }
 
 static void
-expect_bad (const char *head, const char *what)
+expect_bad_len (const char *head, size_t len, const char *what)
 {
   struct launch_pull_req r;
-  int st = parse (head, &r);
+  int st = launch_pull_parse (head, len, &r);
   ok (st == 400, "400: %s (got %d)", what, st);
   if (st == 0)
     launch_pull_req_release (&r);
+}
+
+static void
+expect_bad (const char *head, const char *what)
+{
+  expect_bad_len (head, strlen (head), what);
 }
 
 static const char *
@@ -79,6 +85,10 @@ main (void)
   expect_bad ("CONNECT registry:443 HTTP/1.1\r\n folded\r\n\r\n", "obsolete line folding");
   expect_bad ("CONNECT registry:443 HTTP/1.1\r\nNoColon\r\n\r\n", "a header without a colon");
   expect_bad ("CONNECT registry:443 HTTP/1.1\r\nBad Name: x\r\n\r\n", "a space in a header name");
+  expect_bad_len ("GET http://r/ HTTP/1.1\r\nX: a\0b\r\n\r\n", 34, "a NUL in a header");
+  expect_bad_len ("CONNECT [\0::1]:80 HTTP/1.1\r\n\r\n", 30, "a NUL in an IPv6 literal");
+  expect_bad_len ("CONNECT a\0b:80 HTTP/1.1\r\n\r\n", 27, "a NUL in a name");
+  expect_bad ("GET http://r/ HTTP/1.1\r\nX: a\rb\r\n\r\n", "a lone CR in a header");
   expect_bad ("CONNECT registry:443 HTTP/1.1\r\nProxy-Authorization: a\r\nProxy-Authorization: b\r\n\r\n",
               "two Proxy-Authorization headers");
 
