@@ -86,6 +86,8 @@ check "dockerd's environment names the proxy on its loopback, with a credential 
 PP=${penv##*:}
 TOKEN=${penv#http://rdind:}; TOKEN=${TOKEN%@*}
 check "the launcher logs the direct pull path" grep -q 'msg="pull path: direct" proxy=127.0.0.1:'"$PP" "$LOG"
+info=$(timeout 30 docker info --format '{{.HTTPSProxy}}')
+check "docker info shows the proxy with its credential masked ($info)" sh -c "[ -n '$info' ] && ! echo '$info' | grep -q '$TOKEN'"
 no_np () { tr '\0' '\n' <"/proc/$DPID/environ" | grep -q '^NO_PROXY=localhost,127.0.0.0/8,::1,10.0.2.0/24'; }
 check "NO_PROXY keeps the namespace's own addresses off the proxy" no_np
 
