@@ -6,6 +6,7 @@
  * that stays resident while dockerd runs, with those settings:
  *   rdind-launch (host namespaces: id maps, slirp4netns, port API, signals)
  *    ├─ slirp4netns  (joins the child's netns; exits with us via --exit-fd)
+ *    ├─ rdind-pullproxy (dockerd's registry traffic from the host's netns)
  *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces, nested in
  *        │            an outer user namespace that masks certdir: mounts,
  *        │            reaps, forwards signals; its exit kills the namespace)
@@ -261,6 +262,11 @@ take_cgroup_fd (rdind_error_t *err)
   return (int) fd;
 }
 
+/* The proxy variables of the user's environment, upper and lower case. */
+static const char *const proxy_vars[][2] = { { "HTTP_PROXY", "http_proxy" },
+                                             { "HTTPS_PROXY", "https_proxy" },
+                                             { "NO_PROXY", "no_proxy" } };
+
 int
 rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
 {
@@ -290,6 +296,27 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
     }
   log_set_source ("launcher");
   conf_resolve_paths (conf);
+  /* An upstream proxy the direct pull path cannot speak to is refused
+   * before anything starts (restarting cannot help: exit as for a missing
+   * requirement, so the sidecar does not retry). */
+  if (strcmp (conf->pull_path, "direct") == 0)
+    for (size_t i = 0; i < ARRAY_SIZE (proxy_vars) - 1; i++)
+      {
+        const char *v = getenv (proxy_vars[i][0]) ? getenv (proxy_vars[i][0]) : getenv (proxy_vars[i][1]);
+        struct launch_pull_upstream up;
+        if (v && *v && launch_pull_upstream_parse (v, &up) < 0)
+          {
+            rdind_make_error (&err, 0,
+                              "%s is not a plain http://[user:password@]host[:port] proxy: launcher.pull_path = "
+                              "direct chains only to such a proxy; fix %s, or set pull_path = slirp (dockerd "
+                              "then uses it itself, from the namespace)",
+                              proxy_vars[i][0], proxy_vars[i][0]);
+            rdind_error_report (&err, 2);
+            return LAUNCH_EXIT_REQUIREMENTS;
+          }
+        if (v && *v)
+          free (up.auth);
+      }
   userns_fd = take_userns_fd (&err);
   if (err)
     return rdind_error_report (&err, 2);
@@ -567,6 +594,18 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   }
   setenv_strv (&denv, "PATH", s);
   free (steal_pointer (&s));
+  /* The user's proxy settings (a corporate proxy), upper case winning as
+   * in Go.  pull_path = slirp: dockerd uses them itself, from the
+   * namespace.  direct: rdind-launch chains to HTTP_PROXY/HTTPS_PROXY from
+   * the host's namespace and hands dockerd its own proxy instead, with
+   * NO_PROXY extended by the namespace's own addresses; what NO_PROXY names
+   * goes without any proxy, through slirp4netns or pasta. */
+  for (size_t i = 0; i < ARRAY_SIZE (proxy_vars); i++)
+    {
+      const char *v = getenv (proxy_vars[i][0]) ? getenv (proxy_vars[i][0]) : getenv (proxy_vars[i][1]);
+      if (v && *v)
+        setenv_strv (&denv, proxy_vars[i][0], v);
+    }
   if (getenv ("RDIND_REAL_DOCKER_PROXY"))
     setenv_strv (&denv, "RDIND_REAL_DOCKER_PROXY", getenv ("RDIND_REAL_DOCKER_PROXY"));
 
@@ -592,6 +631,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       .namespaces = conf->namespaces,
       .hide = hide,
       .port_driver = conf->port_driver,
+      .pull_path = conf->pull_path,
       .userns_fd = userns_fd,
       .cgroup_fd = cgroup_fd,
       .ids = ids,
