@@ -11,3 +11,4 @@ noinst_PROGRAMS = bench/bench-handshake
 bench_bench_handshake_SOURCES = bench/bench-handshake.c
 bench_bench_handshake_LDADD = libtls.a libconf.a libcommon.a $(RDIND_EXT_LIBS)
 EXTRA_DIST += bench/bench-handshake.sh
+EXTRA_DIST += bench/bench-pull.sh

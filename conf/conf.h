@@ -79,6 +79,7 @@ struct rdind_conf
   char *storage_driver;     /* auto, overlay2, fuse-overlayfs, vfs */
   char *net;                /* slirp4netns | pasta */
   char *port_driver;        /* native | slirp4netns */
+  char *pull_path;          /* direct | slirp: dockerd's registry traffic */
   uint64_t mtu;
   char *cidr;               /* slirp4netns network, default 10.0.2.0/24 */
   char *dockerd;            /* path or name of dockerd */

@@ -56,6 +56,8 @@ const struct key_def conf_keys[] = {
     "the namespace's way out: slirp4netns, or pasta (package passt: faster egress)" },
   { "launcher", "port_driver", V_ENUM, O (port_driver), "native", "native|slirp4netns", 0, 0,
     "published ports: native (the launcher splices them) or slirp4netns (hostfwd to docker-proxy)" },
+  { "launcher", "pull_path", V_ENUM, O (pull_path), "direct", "direct|slirp", 0, 0,
+    "dockerd's own registry traffic (pull, push, FROM): direct (a proxy of the launcher's, from the host's network) or slirp (through the namespace's network, as containers)" },
   { "launcher", "mtu", V_UINT, O (mtu), "65520", NULL, 1280, 65520, "MTU of the tap device" },
   { "launcher", "cidr", V_STR, O (cidr), "10.0.2.0/24", NULL, 0, 0,
     "slirp4netns network (IPv4 CIDR)" },

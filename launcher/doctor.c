@@ -654,6 +654,17 @@ launch_cgroup_probe_mounts (struct launch_cgroup_facts *f)
       f->v1_reachable++;
 }
 
+/* Whether LIST (words separated by blanks) holds the word W. */
+static bool
+word_in (const char *list, const char *w)
+{
+  size_t n = strlen (w);
+  for (const char *p = list; (p = strstr (p, w)); p += n)
+    if ((p == list || p[-1] == ' ' || p[-1] == '\n') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+      return true;
+  return false;
+}
+
 void
 launch_doctor_cgroup (const struct launch_cgroup_facts *f, struct launch_doctor_verdict *v)
 {
@@ -661,12 +672,36 @@ launch_doctor_cgroup (const struct launch_cgroup_facts *f, struct launch_doctor_
     {
       cleanup_free char *pick = launch_cgroup_pick (f->controllers ? f->controllers : "");
       if (f->own_writable && *pick)
-        return verdict (v, LAUNCH_DOCTOR_OK,
+        {
+          /* One of the three limits' controllers missing: dockerd refuses
+           * that flag (or ignores it: --pids-limit), the others hold. */
+          char missing[32] = "", flags[64] = "";
+          static const char *const want[] = { "memory", "pids", "cpu" };
+          static const char *const flag[] = { "--memory", "--pids-limit", "--cpus" };
+          for (size_t i = 0; i < 3; i++)
+            if (!word_in (pick, want[i]))
+              {
+                snprintf (missing + strlen (missing), sizeof missing - strlen (missing), "%s%s",
+                          *missing ? " " : "", want[i]);
+                snprintf (flags + strlen (flags), sizeof flags - strlen (flags), "%s%s", *flags ? ", " : "",
+                          flag[i]);
+              }
+          if (*missing)
+            return verdict (v, LAUNCH_DOCTOR_WARN,
+                            fmt ("cgroup v2, delegated%s: the sidecar hands %s to the daemon, but not %s "
+                                 "(docker run %s: NOT enforced); controllers: %s",
+                                 f->read_only ? " (read-only mount: through a user namespace)" : "", pick,
+                                 missing, flags, f->controllers ? f->controllers : "?"),
+                            xstrdup ("have the parent cgroup offer it: under systemd, beside Delegate=yes, "
+                                     "CPUAccounting=yes (cpu), MemoryAccounting=yes (memory) or "
+                                     "TasksAccounting=yes (pids) in the unit, as contrib/rdind.service does"));
+          return verdict (v, LAUNCH_DOCTOR_OK,
                         fmt ("cgroup v2, delegated%s: the sidecar hands %s to the daemon (docker run "
                              "--memory, --pids-limit, --cpus are enforced); controllers: %s",
                              f->read_only ? " (read-only mount: through a user namespace)" : "", pick,
                              f->controllers ? f->controllers : "?"),
                         NULL);
+        }
       return verdict (v, LAUNCH_DOCTOR_WARN,
                       fmt ("cgroup v2, not delegated (%s), controllers: %s: docker run --memory, "
                            "--pids-limit and --cpus are accepted and NOT enforced",

@@ -259,12 +259,48 @@ child_mounts (const struct launch_init *a, rdind_error_t *err)
   return 0;
 }
 
+/* ENV with the KEY=VALUE lines the launcher writes after 'n' (the pull
+ * path's proxy settings) read from FD to EOF; a key given there replaces
+ * ENV's. */
+static char **
+env_with_tail (char **env, int fd)
+{
+  char buf[8192], *line, *save = NULL;
+  char **tail = NULL, **out = NULL;
+  size_t len = 0;
+  ssize_t n;
+
+  while (len < sizeof buf - 1 && ((n = read (fd, buf + len, sizeof buf - 1 - len)) > 0 || (n < 0 && errno == EINTR)))
+    if (n > 0)
+      len += (size_t) n;
+  buf[len] = '\0';
+  for (line = strtok_r (buf, "\n", &save); line; line = strtok_r (NULL, "\n", &save))
+    if (strchr (line, '=') && line[0] != '=')
+      strv_append (&tail, line);
+  for (char **e = env; e && *e; e++)
+    {
+      bool replaced = false;
+      for (char **t = tail; t && *t && !replaced; t++)
+        {
+          size_t k = (size_t) (strchr (*t, '=') - *t) + 1;
+          replaced = strncmp (*e, *t, k) == 0;
+        }
+      if (!replaced)
+        strv_append (&out, *e);
+    }
+  for (char **t = tail; t && *t; t++)
+    strv_append (&out, *t);
+  strv_free (tail);
+  return out;
+}
+
 void
 launch_init_main (const struct launch_init *a)
 {
   rdind_error_t err = NULL;
   sigset_t set;
   pid_t dockerd;
+  char **env;
   int st, code = 1;
 
   prctl (PR_SET_PDEATHSIG, SIGKILL);
@@ -281,14 +317,10 @@ launch_init_main (const struct launch_init *a)
       _exit (rdind_error_report (&err, 1));
     }
   setgroups (0, NULL);
-  if (child_mounts (a, &err) < 0)
-    _exit (rdind_error_report (&err, 1));
-  if (read_byte (a->sync_fd, 'n') < 0)
-    _exit (1);
-  close (a->sync_fd);
-
-  /* The native port driver's helper: sockets made here belong to this
-   * network namespace, and the launcher outside may use them. */
+  /* The helper that makes sockets for the launcher (the native port
+   * driver's, and the pull path's listener): sockets made here belong to
+   * this network namespace, and the launcher outside may use them.  Started
+   * before the mounts, so it answers by the time the network is up. */
   if (a->portd_fd >= 0)
     {
       pid_t h = fork ();
@@ -305,6 +337,13 @@ launch_init_main (const struct launch_init *a)
         log_warn ("no port helper: published ports will not answer", "errno=%d", errno);
     }
 
+  if (child_mounts (a, &err) < 0)
+    _exit (rdind_error_report (&err, 1));
+  if (read_byte (a->sync_fd, 'n') < 0)
+    _exit (1);
+  env = env_with_tail (a->dockerd_env, a->sync_fd);
+  close (a->sync_fd);
+
   dockerd = fork ();
   if (dockerd == 0)
     {
@@ -316,7 +355,7 @@ launch_init_main (const struct launch_init *a)
       dup2 (a->out_fd, 2);
       sigemptyset (&set);
       sigprocmask (SIG_SETMASK, &set, NULL);
-      execve (a->dockerd_argv[0], a->dockerd_argv, a->dockerd_env);
+      execve (a->dockerd_argv[0], a->dockerd_argv, env);
       dprintf (2, "rdind-init: exec %s: %s\n", a->dockerd_argv[0], strerror (errno));
       _exit (127);
     }

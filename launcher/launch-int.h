@@ -64,6 +64,63 @@ void launch_fwd_free (struct launch_fwd *f);
  * request over FD and hands them back (SCM_RIGHTS).  Never returns. */
 void launch_portd_main (int fd) __attribute__ ((noreturn));
 
+/* A new socket made by portd in the namespace (non-blocking, close-on-exec),
+ * within TIMEOUT_MS; -1 when portd does not answer. */
+int launch_portd_socket (int portd, int family, bool udp, int timeout_ms);
+
+/* --- the direct pull path (pullproxy.c): dockerd's registry traffic through
+ * an egress proxy whose listener lives on the namespace's loopback and whose
+ * upstream connections leave from the host's namespace. --- */
+
+/* The user name of the proxy credential; the password is launch_pull_token. */
+#define LAUNCH_PULL_USER "rdind"
+/* 32 random hex digits (getrandom), or NULL. */
+char *launch_pull_token (void);
+/* base64 of USER:PASSWORD, as in a Basic credential. */
+char *launch_pull_basic (const char *user, const char *password);
+/* Whether a Proxy-Authorization VALUE is `Basic EXPECT` (any case for the
+ * scheme; compared in constant time). */
+bool launch_pull_auth_ok (const char *value, const char *expect);
+/* Why SA may not be a destination (loopback, link-local, unspecified,
+ * IPv4-mapped ones included), or NULL when it may. */
+const char *launch_pull_dest_refused (const struct sockaddr *sa);
+
+/* One parsed request head.  HEAD is what goes upstream for a plain request
+ * (origin form, Proxy-* and hop-by-hop headers dropped, Connection: close);
+ * launch_pull_req_release frees PATH, AUTH and HEAD. */
+struct launch_pull_req
+{
+  char method[17];
+  char version[9];
+  bool connect;
+  char host[256]; /* a name, an IPv4 literal or an IPv6 one without brackets */
+  int port;
+  char *path;     /* origin form (plain requests) */
+  char *auth;     /* the Proxy-Authorization value, or NULL */
+  char *head;
+  size_t head_len;
+};
+/* Parses the head (request line and headers, through the empty line) of LEN
+ * bytes: 0, or the HTTP status to answer (400). */
+int launch_pull_parse (const char *head, size_t len, struct launch_pull_req *r);
+void launch_pull_req_release (struct launch_pull_req *r);
+/* An upstream proxy the user set (HTTP_PROXY, HTTPS_PROXY): the direct
+ * path chains to it from the host's namespace. */
+struct launch_pull_upstream
+{
+  char host[256]; /* empty: none */
+  int port;
+  char *auth;     /* base64 of user:password, or NULL */
+};
+/* Parses [http://][user:password@]host[:port][/] (port 80 by default) into
+ * UP; an empty URL gives none.  -1 for another scheme or a path. */
+int launch_pull_upstream_parse (const char *url, struct launch_pull_upstream *up);
+/* The proxy process: accepts on LFD (in the namespace, 127.0.0.1) and serves
+ * each connection in a process of its own, through the upstream proxies
+ * when given (NULL or empty: none).  Never returns. */
+void launch_pull_main (int lfd, const char *token, const char *http_upstream, const char *https_upstream)
+    __attribute__ ((noreturn));
+
 int launch_sockaddr (const char *ip, int port, struct sockaddr_storage *ss, socklen_t *len);
 /* A bind failure of a published port, in the user's words. */
 void launch_bind_error (const char *proto, const char *ip, int port, int e, char **why);
@@ -122,6 +179,7 @@ struct launch_run
   char **namespaces;           /* besides user, mount and network (launch_ns_flags) */
   char **hide;                 /* absolute paths kept out of the daemon's mount namespace */
   const char *port_driver;     /* native | slirp4netns */
+  const char *pull_path;       /* direct (NULL too) | slirp: dockerd's registry traffic (pullproxy.c) */
   int userns_fd;               /* the sidecar's mapped user namespace (inherited), or -1 */
   int cgroup_fd;               /* R of launcher/cgroup.c (inherited), or -1 */
   struct launch_ids ids;       /* subordinate ranges, for newuidmap when userns_fd < 0 */
@@ -155,7 +213,8 @@ launch_run_pasta (const struct launch_run *r)
  * launcher parent before the fork. */
 struct launch_init
 {
-  int sync_fd;         /* reads 'g' (ids mapped) then 'n' (network up) */
+  int sync_fd;         /* reads 'g' (ids mapped), then 'n' (network up) followed
+                        * by KEY=VALUE lines for dockerd's environment, to EOF */
   int out_fd;          /* dockerd's stdout and stderr: the parent re-logs them */
   char **dockerd_argv;
   char **dockerd_env;
@@ -280,6 +339,9 @@ bool launch_cgroup_usable (const struct launch_cgroup_facts *f);
  * map that maps every id of ID_MAP's inside ranges to itself. */
 char *launch_cgroup_own_path (const char *proc_self_cgroup);
 char *launch_cgroup_pick (const char *controllers);
+/* Whether DOCKERD_ARGS or the daemon.json dockerd reads (CFG_PATH; NULL:
+ * rootless dockerd's default) chose the cgroup driver (launch.c). */
+bool launch_cgroup_driver_chosen (char *const *dockerd_args, const char *cfg_path);
 char *launch_cgroup_identity_map (const char *id_map);
 /* Mounts cgroup2 (our cgroup namespace's view) on /sys/fs/cgroup, over
  * whatever is there.  -1 with errno. */

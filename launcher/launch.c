@@ -6,6 +6,7 @@
  * that stays resident while dockerd runs, with those settings:
  *   rdind-launch (host namespaces: id maps, slirp4netns, port API, signals)
  *    ├─ slirp4netns  (joins the child's netns; exits with us via --exit-fd)
+ *    ├─ rdind-pullproxy (dockerd's registry traffic from the host's netns)
  *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces, nested in
  *        │            an outer user namespace that masks certdir: mounts,
  *        │            reaps, forwards signals; its exit kills the namespace)
@@ -38,6 +39,32 @@
 #include "util.h"
 
 /* --- the front: resolve everything, then exec rdind-launch --- */
+
+/* Whether the user chose dockerd's cgroup driver: in DOCKERD_ARGS, or an
+ * "exec-opts" in the daemon.json dockerd reads (CFG_PATH, or rootless
+ * dockerd's default under XDG_CONFIG_HOME or HOME), where a flag of ours
+ * would be refused by dockerd as a directive given twice. */
+bool
+launch_cgroup_driver_chosen (char *const *dockerd_args, const char *cfg_path)
+{
+  cleanup_free char *dflt = NULL;
+  for (char *const *a = dockerd_args; a && *a; a++)
+    if (strstr (*a, "native.cgroupdriver"))
+      return true;
+  if (!cfg_path)
+    {
+      const char *ch = getenv ("XDG_CONFIG_HOME");
+      if (ch && *ch)
+        xasprintf (&dflt, "%s/docker/daemon.json", ch);
+      else
+        xasprintf (&dflt, "%s/.config/docker/daemon.json", getenv ("HOME") ? getenv ("HOME") : "");
+      cfg_path = dflt;
+    }
+  json_t *cfg = json_load_file (cfg_path, 0, NULL);
+  bool has = json_is_object (cfg) && json_object_get (cfg, "exec-opts") != NULL;
+  json_decref (cfg);
+  return has;
+}
 
 /* NAME beside this binary (a build tree: the tests run rdind from there),
  * else in the first of DIRS (where `make install` puts it) that has it. */
@@ -235,6 +262,11 @@ take_cgroup_fd (rdind_error_t *err)
   return (int) fd;
 }
 
+/* The proxy variables of the user's environment, upper and lower case. */
+static const char *const proxy_vars[][2] = { { "HTTP_PROXY", "http_proxy" },
+                                             { "HTTPS_PROXY", "https_proxy" },
+                                             { "NO_PROXY", "no_proxy" } };
+
 int
 rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
 {
@@ -264,6 +296,27 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
     }
   log_set_source ("launcher");
   conf_resolve_paths (conf);
+  /* An upstream proxy the direct pull path cannot speak to is refused
+   * before anything starts (restarting cannot help: exit as for a missing
+   * requirement, so the sidecar does not retry). */
+  if (strcmp (conf->pull_path, "direct") == 0)
+    for (size_t i = 0; i < ARRAY_SIZE (proxy_vars) - 1; i++)
+      {
+        const char *v = getenv (proxy_vars[i][0]) ? getenv (proxy_vars[i][0]) : getenv (proxy_vars[i][1]);
+        struct launch_pull_upstream up;
+        if (v && *v && launch_pull_upstream_parse (v, &up) < 0)
+          {
+            rdind_make_error (&err, 0,
+                              "%s is not a plain http://[user:password@]host[:port] proxy: launcher.pull_path = "
+                              "direct chains only to such a proxy; fix %s, or set pull_path = slirp (dockerd "
+                              "then uses it itself, from the namespace)",
+                              proxy_vars[i][0], proxy_vars[i][0]);
+            rdind_error_report (&err, 2);
+            return LAUNCH_EXIT_REQUIREMENTS;
+          }
+        if (v && *v)
+          free (up.auth);
+      }
   userns_fd = take_userns_fd (&err);
   if (err)
     return rdind_error_report (&err, 2);
@@ -409,13 +462,19 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
    *    BuildKit takes from the daemon as well.
    * A --config-file in dockerd_args is the user's to keep: then the log
    * says what it must hold. */
+  cleanup_free char *cfg_path = NULL; /* the daemon.json dockerd reads; NULL: its default */
   {
     bool deny_host = conf_yes (conf->policy.enabled) && !conf_yes (conf->policy.allow_host_namespaces);
     bool user_cfg = false;
     for (size_t i = 0; conf_yes (conf->policy.enabled) && i < conf->n_peer_policies; i++)
       deny_host |= !conf_yes (conf->peer_policies[i].policy.allow_host_namespaces);
     for (char **a = conf->dockerd_args; a && *a; a++)
-      user_cfg |= strncmp (*a, "--config-file", 13) == 0;
+      if (strncmp (*a, "--config-file", 13) == 0)
+        {
+          user_cfg = true;
+          free (cfg_path);
+          cfg_path = xstrdup ((*a)[13] == '=' ? *a + 14 : (a[1] ? a[1] : ""));
+        }
     json_t *cfg = json_object ();
     if (deny_host)
       json_object_set_new (cfg, "builder",
@@ -461,6 +520,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
           }
         if (s)
           {
+            cfg_path = xstrdup (s + strlen ("--config-file="));
             strv_append (&dargv, s);
             free (steal_pointer (&s));
           }
@@ -481,20 +541,18 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
         xasprintf (&s, "--config-file=%s", path);
         strv_append (&dargv, s);
         free (steal_pointer (&s));
+        cfg_path = steal_pointer (&path);
       }
     json_decref (cfg);
   }
-  /* In a delegated cgroup: the cgroupfs driver, or dockerd 26 picks
+  /* The cgroupfs driver, unless the user chose one: dockerd 26 picks
    * systemd on a v2 host whose /run/systemd/system it sees (copied up),
-   * and then finds no manager of ours and no limit. */
-  if (cgroup_fd >= 0)
-    {
-      bool user_driver = false;
-      for (char **a = conf->dockerd_args; a && *a; a++)
-        user_driver |= strstr (*a, "native.cgroupdriver") != NULL;
-      if (!user_driver)
-        strv_append (&dargv, "--exec-opt=native.cgroupdriver=cgroupfs");
-    }
+   * then finds no manager of ours (no limits, delegated) or asks for the
+   * account's session slice, which is not in its view, and every start
+   * fails (not delegated).  Rootless dockerd turns cgroupfs into "none",
+   * which is what runs without delegation on v1 and v2 alike. */
+  if (!launch_cgroup_driver_chosen (conf->dockerd_args, cfg_path))
+    strv_append (&dargv, "--exec-opt=native.cgroupdriver=cgroupfs");
   for (char **a = conf->dockerd_args; a && *a; a++)
     strv_append (&dargv, *a);
 
@@ -536,6 +594,18 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
   }
   setenv_strv (&denv, "PATH", s);
   free (steal_pointer (&s));
+  /* The user's proxy settings (a corporate proxy), upper case winning as
+   * in Go.  pull_path = slirp: dockerd uses them itself, from the
+   * namespace.  direct: rdind-launch chains to HTTP_PROXY/HTTPS_PROXY from
+   * the host's namespace and hands dockerd its own proxy instead, with
+   * NO_PROXY extended by the namespace's own addresses; what NO_PROXY names
+   * goes without any proxy, through slirp4netns or pasta. */
+  for (size_t i = 0; i < ARRAY_SIZE (proxy_vars); i++)
+    {
+      const char *v = getenv (proxy_vars[i][0]) ? getenv (proxy_vars[i][0]) : getenv (proxy_vars[i][1]);
+      if (v && *v)
+        setenv_strv (&denv, proxy_vars[i][0], v);
+    }
   if (getenv ("RDIND_REAL_DOCKER_PROXY"))
     setenv_strv (&denv, "RDIND_REAL_DOCKER_PROXY", getenv ("RDIND_REAL_DOCKER_PROXY"));
 
@@ -561,6 +631,7 @@ rdind_cmd_launch (struct rdind_conf *conf, int argc, char **argv)
       .namespaces = conf->namespaces,
       .hide = hide,
       .port_driver = conf->port_driver,
+      .pull_path = conf->pull_path,
       .userns_fd = userns_fd,
       .cgroup_fd = cgroup_fd,
       .ids = ids,

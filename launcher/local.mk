@@ -3,7 +3,7 @@
 noinst_LIBRARIES += liblauncher.a
 liblauncher_a_SOURCES = launcher/launch.c launcher/launch.h launcher/launch-int.h \
 	launcher/api.c launcher/doctor.c launcher/util.c launcher/run-args.c launcher/portfwd.c \
-	launcher/cgroup.c
+	launcher/cgroup.c launcher/pullproxy.c
 
 # The programs that stay resident while dockerd runs: rdind-launch (the
 # launcher's parent and pid 1 of its namespaces, exec'd by `rdind launch`)
@@ -15,6 +15,7 @@ LAUNCH_RT_CC_FLAGS = $(RDIND_WARN_CFLAGS) $(LAUNCH_CFLAGS) $(SAN_CFLAGS) $(COV_C
 LAUNCH_RT_LD_FLAGS = $(LAUNCH_LDFLAGS) $(SAN_LDFLAGS) $(COV_LDFLAGS)
 noinst_LIBRARIES += liblaunchrt.a
 liblaunchrt_a_SOURCES = launcher/api.c launcher/util.c launcher/run-args.c launcher/portfwd.c launcher/cgroup.c \
+	launcher/pullproxy.c \
 	common/err.c common/log.c common/util.c
 liblaunchrt_a_CFLAGS = $(LAUNCH_RT_CC_FLAGS)
 
@@ -38,6 +39,10 @@ check_PROGRAMS += tests/unit/test-launcher-api
 TESTS += tests/unit/test-launcher-api
 tests_unit_test_launcher_api_SOURCES = tests/unit/test-launcher-api.c
 tests_unit_test_launcher_api_LDADD = liblauncher.a libconf.a libcommon.a $(RDIND_EXT_LIBS)
+check_PROGRAMS += tests/unit/test-pullproxy
+TESTS += tests/unit/test-pullproxy
+tests_unit_test_pullproxy_SOURCES = tests/unit/test-pullproxy.c
+tests_unit_test_pullproxy_LDADD = liblauncher.a libconf.a libcommon.a $(RDIND_EXT_LIBS)
 check_PROGRAMS += tests/unit/test-doctor
 TESTS += tests/unit/test-doctor
 tests_unit_test_doctor_SOURCES = tests/unit/test-doctor.c
@@ -54,7 +59,10 @@ TESTS += tests/e2e/secrets.sh
 # Published ports and the network, for each valid combination: native
 # driver with slirp4netns (ports.sh) and with pasta, the slirp4netns driver.
 TESTS += tests/e2e/ports.sh tests/e2e/ports-pasta.sh tests/e2e/ports-slirp4netns.sh
+# dockerd's registry traffic from the host's namespace (launcher.pull_path),
+# with a registry of its own.
+TESTS += tests/e2e/pull-path.sh
 endif
 EXTRA_DIST += tests/e2e/launch-basic.sh tests/e2e/launch-lifecycle.sh tests/e2e/doctor-fail.sh \
 	tests/e2e/doctor-container.sh tests/e2e/lib-outer.sh tests/e2e/secrets.sh \
-	tests/e2e/ports.sh tests/e2e/ports-slirp4netns.sh tests/e2e/ports-pasta.sh tests/e2e/port-client.py tests/e2e/echo-server.c
+	tests/e2e/ports.sh tests/e2e/ports-slirp4netns.sh tests/e2e/pull-path.sh tests/e2e/ports-pasta.sh tests/e2e/port-client.py tests/e2e/echo-server.c

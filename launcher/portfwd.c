@@ -150,9 +150,8 @@ launch_portd_main (int fd)
     }
 }
 
-/* A new socket inside the namespace (non-blocking), or -1. */
-static int
-ns_socket (struct launch_fwd *f, int family, bool udp)
+int
+launch_portd_socket (int portd, int family, bool udp, int timeout_ms)
 {
   char want = udp ? (family == AF_INET6 ? 'U' : 'u') : (family == AF_INET6 ? '6' : '4');
   char ok = 0;
@@ -163,18 +162,25 @@ ns_socket (struct launch_fwd *f, int family, bool udp)
   } u;
   struct iovec iov = { &ok, 1 };
   struct msghdr m = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = u.buf, .msg_controllen = sizeof u.buf };
-  struct pollfd p = { f->portd, POLLIN, 0 };
+  struct pollfd p = { portd, POLLIN, 0 };
   int s = -1;
 
-  if (f->portd < 0 || send (f->portd, &want, 1, MSG_NOSIGNAL) != 1)
+  if (portd < 0 || send (portd, &want, 1, MSG_NOSIGNAL) != 1)
     return -1;
   /* portd answers at once; a helper that hangs must not hang us. */
-  if (poll (&p, 1, 2000) != 1 || recvmsg (f->portd, &m, MSG_CMSG_CLOEXEC) != 1 || ok != '1')
+  if (poll (&p, 1, timeout_ms) != 1 || recvmsg (portd, &m, MSG_CMSG_CLOEXEC) != 1 || ok != '1')
     return -1;
   for (struct cmsghdr *c = CMSG_FIRSTHDR (&m); c; c = CMSG_NXTHDR (&m, c))
     if (c->cmsg_level == SOL_SOCKET && c->cmsg_type == SCM_RIGHTS)
       memcpy (&s, CMSG_DATA (c), sizeof s);
   return s;
+}
+
+/* A new socket inside the namespace (non-blocking), or -1. */
+static int
+ns_socket (struct launch_fwd *f, int family, bool udp)
+{
+  return launch_portd_socket (f->portd, family, udp, 2000);
 }
 
 /* --- TCP ------------------------------------------------------------------ */

@@ -5,7 +5,7 @@
  *                [--net=slirp4netns|pasta] --slirp4netns=PATH|--pasta=PATH
  *                [--slirp-arg=ARG]... --cidr=CIDR --mtu=N
  *                --stop-timeout=SECONDS [--namespace=NAME]... [--hide=PATH]...
- *                [--port-driver=native|slirp4netns]
+ *                [--port-driver=native|slirp4netns] [--pull-path=direct|slirp]
  *                (--userns-fd=FD | --subuid=START:COUNT --subgid=START:COUNT)
  *                --log-level=LEVEL -- DOCKERD [ARG...]
  *
@@ -59,6 +59,8 @@ launch_run_to_argv (const struct launch_run *r, const char *helper)
     add_opt (&argv, "hide", *h);
   if (r->port_driver)
     add_opt (&argv, "port-driver", r->port_driver);
+  if (r->pull_path)
+    add_opt (&argv, "pull-path", r->pull_path);
   if (r->cgroup_fd >= 0)
     {
       snprintf (num, sizeof num, "%d", r->cgroup_fd);
@@ -159,6 +161,11 @@ launch_run_parse (struct launch_run *r, int argc, char **argv, rdind_error_t *er
         {
           bad = strcmp (v, "native") != 0 && strcmp (v, "slirp4netns") != 0;
           r->port_driver = v;
+        }
+      else if (IS ("pull-path"))
+        {
+          bad = strcmp (v, "direct") != 0 && strcmp (v, "slirp") != 0;
+          r->pull_path = v;
         }
       else if (IS ("hide"))
         {

@@ -13,6 +13,8 @@
  *    │   masks certdir in its mount namespace and creates init below it)
  *    ├─ slirp4netns  (joins the child's netns; exits with us via --exit-fd)
  *    │  or pasta     (the same, --foreground; PDEATHSIG and SIGTERM end it)
+ *    ├─ rdind-pullproxy (pull_path = direct: dockerd's registry traffic,
+ *    │   accepted in the namespace, sent from the host's; pullproxy.c)
  *    └─ rdind-init   (pid 1 of new user+mount+net+pid namespaces nested in
  *        │            the outer ones, init.c: mounts, reaps, forwards
  *        │            signals; its exit kills the namespace)
@@ -36,6 +38,8 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
 
 #include "launch-int.h"
 #include "launch.h"
@@ -365,20 +369,102 @@ start_pasta (const struct launch_run *run, pid_t child, const sigset_t *oldmask,
   return rdind_make_error (err, 0, "pasta (%s) did not become ready within 10 s (see %s)", run->pasta, log);
 }
 
+/* The direct pull path (pullproxy.c): a listener on the namespace's
+ * 127.0.0.1, made there by portd and served by a child of ours, which stays
+ * in the host's namespace.  *ENV gets the lines init adds to dockerd's
+ * environment.  -1 (logged) when the listener cannot be made: dockerd then
+ * reaches registries through slirp4netns or pasta, as with pull_path = slirp. */
+static pid_t
+start_pull (const struct launch_run *run, int portd, const int *close_fds, size_t n_close, char **env)
+{
+  struct sockaddr_in sin = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
+  socklen_t sl = sizeof sin;
+  cleanup_free char *token = launch_pull_token (), *url = NULL, *no_proxy = NULL;
+  const char *step = token ? "socket" : "getrandom";
+  const char *user_np = getenv ("NO_PROXY");
+  /* NO_PROXY, HTTP_PROXY and HTTPS_PROXY are the user's (rdind launch
+   * passes them on): the upstream proxies we chain to, and what dockerd
+   * must reach without any proxy. */
+  int s = token ? launch_portd_socket (portd, AF_INET, false, 10000) : -1;
+  pid_t pid;
+
+  if (s >= 0)
+    {
+      step = "bind";
+      if (bind (s, (struct sockaddr *) &sin, sizeof sin) == 0)
+        {
+          step = "listen";
+          if (listen (s, 128) == 0)
+            {
+              step = "getsockname";
+              if (getsockname (s, (struct sockaddr *) &sin, &sl) == 0)
+                step = NULL;
+            }
+        }
+    }
+  if (step)
+    {
+      log_warn ("pull path: direct unavailable, registry traffic crosses the namespace's network", "step=%s error=%s",
+                step, log_quote (0, strerror (errno)));
+      if (s >= 0)
+        close (s);
+      return -1;
+    }
+  pid = fork ();
+  if (pid == 0)
+    {
+      for (size_t i = 0; i < n_close; i++)
+        if (close_fds[i] >= 0)
+          close (close_fds[i]);
+      launch_pull_main (s, token, getenv ("HTTP_PROXY"), getenv ("HTTPS_PROXY"));
+    }
+  close (s);
+  if (pid < 0)
+    {
+      log_warn ("pull path: direct unavailable, registry traffic crosses the namespace's network", "step=fork error=%s",
+                log_quote (0, strerror (errno)));
+      return -1;
+    }
+  xasprintf (&url, "http://" LAUNCH_PULL_USER ":%s@127.0.0.1:%d", token, (int) ntohs (sin.sin_port));
+  /* What must not go through the proxy: the namespace's own addresses,
+   * which mean nothing in the host's namespace (dockerd's loopback, the
+   * slirp4netns network, the default bridge where a registry container
+   * may run), and what the user's NO_PROXY names. */
+  xasprintf (&no_proxy, "localhost,127.0.0.0/8,::1,%s,172.17.0.0/16%s%s", run->cidr,
+             user_np && *user_np ? "," : "", user_np && *user_np ? user_np : "");
+  xasprintf (env, "HTTP_PROXY=%s\nHTTPS_PROXY=%s\nhttp_proxy=%s\nhttps_proxy=%s\nNO_PROXY=%s\nno_proxy=%s\n", url, url,
+             url, url, no_proxy, no_proxy);
+  {
+    struct launch_pull_upstream h, hs;
+    char hv[300] = "none", hsv[300] = "none";
+    launch_pull_upstream_parse (getenv ("HTTP_PROXY"), &h);
+    launch_pull_upstream_parse (getenv ("HTTPS_PROXY"), &hs);
+    if (h.host[0])
+      snprintf (hv, sizeof hv, "%s:%d", h.host, h.port);
+    if (hs.host[0])
+      snprintf (hsv, sizeof hsv, "%s:%d", hs.host, hs.port);
+    free (h.auth);
+    free (hs.auth);
+    log_info ("pull path: direct", "proxy=127.0.0.1:%d pid=%d no_proxy=%s upstream_http=%s upstream_https=%s",
+              (int) ntohs (sin.sin_port), (int) pid, log_quote (0, no_proxy), log_quote (1, hv), log_quote (2, hsv));
+  }
+  return pid;
+}
+
 int
 main (int argc, char **argv)
 {
   rdind_error_t err = NULL;
   struct launch_run run;
   cleanup_free char *guest = NULL, *dns = NULL, *api_path = NULL, *slirp_sock = NULL;
-  cleanup_free char *log_path = NULL, *s = NULL;
+  cleanup_free char *log_path = NULL, *s = NULL, *pull_env = NULL;
   struct launch_api api = { 0 };
   int sync[2] = { -1, -1 }, ready[2] = { -1, -1 }, exitp[2] = { -1, -1 }, outp[2] = { -1, -1 };
   int portd[2] = { -1, -1 };
-  bool native, pasta;
+  bool native, pasta, pull_direct;
   cleanup_free struct outbuf *relay = xmalloc0 (sizeof *relay);
   sigset_t mask, oldmask;
-  pid_t child, net_pid = -1;
+  pid_t child, net_pid = -1, pull_pid = -1;
   int sfd, status = 1;
   bool stopping = false, dockerd_gone = false, net_lost = false;
   uint64_t deadline = 0;
@@ -394,6 +480,7 @@ main (int argc, char **argv)
   log_set_level (log_level_from_name (run.log_level, strlen (run.log_level)));
   native = run.port_driver == NULL || strcmp (run.port_driver, "native") == 0;
   pasta = launch_run_pasta (&run);
+  pull_direct = run.pull_path == NULL || strcmp (run.pull_path, "direct") == 0;
   if (pasta && !native)
     {
       rdind_make_error (&err, 0, "--port-driver=slirp4netns needs --net=slirp4netns (pasta has no hostfwd API)");
@@ -447,12 +534,20 @@ main (int argc, char **argv)
       rdind_make_error (&err, errno, "pipe");
       return rdind_error_report (&err, 1);
     }
-  /* The native port driver: a helper in the namespace (init's child) makes
-   * the sockets we forward to; SEQPACKET keeps each answer one message. */
+  /* The native port driver and the direct pull path: a helper in the
+   * namespace (init's child) makes the sockets we forward to or listen on;
+   * SEQPACKET keeps each answer one message. */
+  if (native || pull_direct)
+    {
+      if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, portd) < 0)
+        {
+          rdind_make_error (&err, errno, "socketpair for the port helper");
+          return rdind_error_report (&err, 1);
+        }
+    }
   if (native)
     {
-      if (socketpair (AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0, portd) < 0
-          || (api.fwd = launch_fwd_new (portd[0], &err)) == NULL)
+      if ((api.fwd = launch_fwd_new (portd[0], &err)) == NULL)
         {
           if (err == NULL)
             rdind_make_error (&err, errno, "socketpair for the port helper");
@@ -527,7 +622,22 @@ main (int argc, char **argv)
   api.net = pasta ? "pasta" : NULL;
   log_info (pasta ? "pasta ready" : "slirp4netns ready", "pid=%d cidr=%s mtu=%llu",
             (int) net_pid, run.cidr, (unsigned long long) run.mtu);
-  if (write (sync[1], "n", 1) != 1)
+  if (pull_direct)
+    {
+      int close_fds[] = { sync[1], api.fd, exitp[1], sfd, outp[0], relay->log_fd, portd[0] };
+      pull_pid = start_pull (&run, portd[0], close_fds, ARRAY_SIZE (close_fds), &pull_env);
+      /* Without the native driver portd served its one socket: closing
+       * our end ends it. */
+      if (!native)
+        {
+          close (portd[0]);
+          portd[0] = -1;
+        }
+    }
+  else
+    log_info ("pull path: slirp", "via=%s", pasta ? "pasta" : "slirp4netns");
+  if (write (sync[1], "n", 1) != 1
+      || (pull_env && write (sync[1], pull_env, strlen (pull_env)) != (ssize_t) strlen (pull_env)))
     goto child_died;
   close (sync[1]);
   sync[1] = -1;
@@ -587,6 +697,15 @@ main (int argc, char **argv)
                         {
                           status = WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st);
                           dockerd_gone = true;
+                        }
+                      else if (w == pull_pid)
+                        {
+                          /* Pulls now fail with a refused connection (dockerd
+                           * says so); the daemon's containers run on. */
+                          pull_pid = -1;
+                          if (!stopping)
+                            log_error ("pull path: the proxy exited; pulls fail until rdind restarts",
+                                       "status=%d", WIFEXITED (st) ? WEXITSTATUS (st) : 128 + WTERMSIG (st));
                         }
                       else if (w == net_pid)
                         {
@@ -662,6 +781,11 @@ out:
             }
           usleep (20000);
         }
+    }
+  if (pull_pid > 0)
+    {
+      kill (pull_pid, SIGKILL);
+      waitpid (pull_pid, NULL, 0);
     }
   launch_api_close (&api);
   launch_fwd_free (api.fwd);

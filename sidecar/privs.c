@@ -197,8 +197,21 @@ delegate_cgroup (uid_t uid, gid_t gid, int *cgroup_fd)
 void
 sidecar_report_cgroup (void)
 {
-  if (cgroup_delegated)
+  const char *c = cgroup_desc ? strstr (cgroup_desc, "controllers=") : NULL;
+  bool all = c != NULL;
+  /* "controllers=memory pids cpu io ...": the three that hold the limits. */
+  for (const char *const *w = (const char *const[]){ " memory ", " pids ", " cpu ", NULL }; c && *w; w++)
+    {
+      cleanup_free char *list = NULL;
+      xasprintf (&list, " %.*s ", (int) strcspn (c + 12, "("), c + 12);
+      all &= strstr (list, *w) != NULL;
+    }
+  if (cgroup_delegated && all)
     log_info ("cgroup delegated to the daemon: docker run --memory, --pids-limit and --cpus are enforced",
+              "cgroup=%s", log_quote (0, cgroup_desc ? cgroup_desc : "?"));
+  else if (cgroup_delegated)
+    log_warn ("cgroup delegated to the daemon, without every controller: a limit whose controller is "
+              "missing is NOT enforced (rdind doctor names it and the fix)",
               "cgroup=%s", log_quote (0, cgroup_desc ? cgroup_desc : "?"));
   else
     log_warn ("no cgroup for the daemon's limits", "why=%s", log_quote (0, cgroup_desc ? cgroup_desc : "?"));

@@ -62,7 +62,7 @@ on_launcher_exit (uv_process_t *p, int64_t status, int sig)
   if (status == LAUNCH_EXIT_REQUIREMENTS && sig == 0)
     {
       log_error ("launcher reports a missing requirement; not restarting", "fix=%s",
-                 log_quote (0, "see the rdind doctor report above"));
+                 log_quote (0, "see the launcher's error above (and the rdind doctor report, when it printed one)"));
       sidecar_shutdown (1);
       return;
     }

@@ -43,12 +43,13 @@ pass "guest image at $IMG"
 # scripts.  rdind's compiled-in paths follow the build's prefix, so the
 # guest copies the tree onto / as is.
 PL=$T/payload
-mkdir -p "$PL/install" "$PL/src/tests/e2e" "$PL/src/tests/vm" "$PL/extra"
+mkdir -p "$PL/install" "$PL/src/tests/e2e" "$PL/src/tests/vm" "$PL/src/contrib" "$PL/extra"
 step "make install DESTDIR=... of $top_builddir"
 env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL make -s -C "$top_builddir" install DESTDIR="$PL/install" \
     >"$T/install.log" 2>&1 || { cat "$T/install.log"; fail "make install DESTDIR=$PL/install"; }
 cp "$top_srcdir"/tests/e2e/*.sh "$PL/src/tests/e2e/"
 cp "$top_srcdir"/tests/vm/*.sh "$PL/src/tests/vm/"
+cp "$top_srcdir/contrib/rdind.service" "$PL/src/contrib/"   # the user unit the guest runs
 cp "$top_srcdir/tests/vm/entry.sh" "$PL/entry.sh"
 : >"$PL/scripts.list"
 if [ -n "${RDIND_VM_SCRIPTS:-}" ]; then

@@ -14,6 +14,8 @@
 #                image under Ryuk's name is tests/e2e/ryuk-standin.c, which
 #                speaks Ryuk's protocol and removes containers through that
 #                socket.
+# docker-py, dockerode and Testcontainers run against the image's dockerd 26
+# too: contrib-image.sh, in the pod shape (tests/e2e/clients-lib.sh).
 . "${top_srcdir:-$(dirname "$0")/../..}/tests/e2e/lib.sh"
 
 require_root
@@ -56,56 +58,7 @@ DOCKER_BUILDKIT=1 timeout 180 /usr/bin/docker build --progress=plain --secret id
     -t rdind-bk "$B" >"$T/buildkit2.log" 2>&1 || fail "second BuildKit build"
 check "a second BuildKit build is served from its cache" grep -q CACHED "$T/buildkit2.log"
 
-# --- docker-py --------------------------------------------------------------
-if /usr/bin/python3 -c 'import docker' 2>/dev/null; then
-    # requests lets REQUESTS_CA_BUNDLE / CURL_CA_BUNDLE replace docker-py's
-    # ca.pem: a job that exports them fails the server check (README).
-    if env -u REQUESTS_CA_BUNDLE -u CURL_CA_BUNDLE timeout 180 /usr/bin/python3 \
-            "$top_srcdir/tests/e2e/client-docker-py.py" bb >"$T/py.log" 2>&1; then
-        sed 's/^ok [0-9]* - /  /' "$T/py.log"
-        pass "docker-py: $(grep -c '^ok' "$T/py.log") checks"
-    else
-        cat "$T/py.log"; fail "docker-py"
-    fi
-else
-    fail "python3-docker is not installed (tests/deps.sh installs it)"
-fi
-
-# --- dockerode and Testcontainers (Node) ------------------------------------
-require_cmd node npm
-# The pinned packages, installed once per lock file (npm ci) in a cache.
-lock=$top_srcdir/tests/node/package-lock.json
-NM=/var/cache/rdind-test/node-$(sha256sum "$lock" | cut -c1-16)
-if [ ! -d "$NM/node_modules/testcontainers" ]; then
-    rm -rf "$NM.tmp" && mkdir -p "$NM.tmp"
-    cp "$top_srcdir/tests/node/package.json" "$lock" "$NM.tmp/"
-    (cd "$NM.tmp" && timeout 300 npm ci --no-audit --no-fund --ignore-scripts >npm.log 2>&1) ||
-        { cat "$NM.tmp/npm.log"; fail "npm ci of tests/node (dockerode, testcontainers)"; }
-    rm -rf "$NM" && mv "$NM.tmp" "$NM"
-fi
-export NODE_PATH=$NM/node_modules
-ryuk_image=$(node -e 'console.log(require("testcontainers/build/reaper/reaper").REAPER_IMAGE)') ||
-    fail "cannot read the Ryuk image name from testcontainers"
-cc -static -O2 -o "$T/ryuk" "$top_srcdir/tests/e2e/ryuk-standin.c" || fail "build ryuk-standin"
-mkdir -p "$T/ryukroot" && cp "$T/ryuk" "$T/ryukroot/ryuk" && tar -C "$T/ryukroot" -cf "$T/ryuk.tar" .
-timeout 60 docker import --change 'CMD ["/ryuk"]' --change 'EXPOSE 8080' "$T/ryuk.tar" "$ryuk_image" >/dev/null ||
-    fail "import the Ryuk stand-in as $ryuk_image"
-
-# Ryuk's socket: from inside a container, /var/run/docker.sock answers.
-ping=$(timeout 60 docker run --rm -v /var/run/docker.sock:/var/run/docker.sock "$ryuk_image" /ryuk ping 2>&1 | tail -1)
-check "a container that binds /var/run/docker.sock reaches dockerd (/_ping: $ping)" test "$ping" = OK
-
-if TESTCONTAINERS_RYUK_RECONNECTION_TIMEOUT=2s timeout 180 node "$top_srcdir/tests/e2e/client-node.js" bb \
-        "$T/left.id" >"$T/node.log" 2>&1; then
-    # Ryuk waits 2 s for the session to come back before it reaps: it is
-    # still there now.
-    ryuk_ids=$(timeout 10 docker ps -q --filter "ancestor=$ryuk_image")
-    sed 's/^ok [0-9]* - /  /' "$T/node.log"
-    pass "dockerode and testcontainers: $(grep -c '^ok' "$T/node.log") checks"
-else
-    cat "$T/node.log"; fail "node clients"
-fi
-left=$(cat "$T/left.id")
-check "Testcontainers started its Ryuk ($ryuk_image)" test -n "$ryuk_ids"
-gone () { ! timeout 10 docker inspect "$left" >/dev/null 2>&1; }
-check "Ryuk reaped the container the session left, through the bound socket" wait_for 30 gone
+# --- docker-py, dockerode and Testcontainers (tests/e2e/clients-lib.sh) -----
+. "$top_srcdir/tests/e2e/clients-lib.sh"
+clients_node_setup
+clients_py_node ""

@@ -15,7 +15,9 @@
 #   6. current clients against the image's dockerd 26, through the endpoint:
 #      `docker buildx build` (BuildKit: a multi-stage build, a cache mount, a
 #      secret) and `docker compose` v2 (up with a build, a healthcheck and a
-#      published port, then down -v), judged by effect.
+#      published port, then down -v), judged by effect;
+#   7. docker-py, dockerode and Testcontainers (with Ryuk) against the same
+#      dockerd 26, from the pod's network namespace.
 #
 # The image is Debian 13's (dockerd 26.1, see contrib/Dockerfile); the host
 # tier runs Debian 12's dockerd 20.10, so the two daemons are both covered.
@@ -343,6 +345,24 @@ check "pod job: import, run, build and run through tcp://localhost:2376" [ $rc =
 check "a root holding /.oldroot: the launcher started once, no setup error" \
     sh -c "! docker logs pod-svc 2>&1 | grep -qE 'old root|restarting launcher'"
 docker rm -f pod-job >/dev/null 2>&1
+
+# ---- 7. docker-py, dockerode and Testcontainers against dockerd 26 -------------
+# The host's clients (tests/e2e/clients-lib.sh, as clients.sh runs them on
+# the host tier's 20.10) enter the pod's network namespace and use
+# tcp://localhost:2376 with the certificates of the pod's volume, as a job
+# container of the pod would; Testcontainers reaches its mapped ports there.
+step "pod shape: docker-py, dockerode and Testcontainers against dockerd 26"
+. "$top_srcdir/tests/e2e/clients-lib.sh"
+clients_node_setup
+pod_pid=$(docker inspect -f '{{.State.Pid}}' pod-svc)
+# The prefix carries the client's variables: DOCKER_HOST stays the outer
+# dockerd's for this script (and for outer_stop, should a check fail).
+in_pod=(env DOCKER_HOST=tcp://localhost:2376 DOCKER_TLS_VERIFY=1
+        DOCKER_CERT_PATH="$(docker volume inspect -f '{{.Mountpoint}}' pod-certs)"
+        nsenter -n -t "$pod_pid")
+check "dockerd 26, pod: the host's docker CLI answers in the pod's network namespace" \
+    sh -c "\"\$@\" timeout 30 docker version --format '{{.Server.Version}}' | grep -q '^26\\.'" _ "${in_pod[@]}"
+clients_py_node "dockerd 26, pod: " "${in_pod[@]}"
 
 # ---- 5. docker stop of the sidecar, with a container running inside -------------
 step "docker stop of the pod sidecar (default 10 s timeout)"

@@ -17,7 +17,7 @@ LIBS="$(pkg-config --libs libuv openssl inih jansson libcap-ng) -lhttp_parser"
 # The sources every harness may need; objects are shared between them.
 srcs=(common/err.c common/log.c common/util.c conf/conf.c conf/keys.c conf/validate.c
       tls/kit.c tls/kit-x509.c tls/kit-check.c tls/kit-io.c tls/kit-dir.c
-      launcher/api.c launcher/util.c launcher/portfwd.c sidecar/policy.c sidecar/gate.c sidecar/parse.c)
+      launcher/api.c launcher/util.c launcher/portfwd.c launcher/pullproxy.c sidecar/policy.c sidecar/gate.c sidecar/parse.c)
 objs=()
 for s in "${srcs[@]}"; do
     o=$out/obj/$(echo "$s" | tr / _).o

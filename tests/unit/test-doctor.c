@@ -343,6 +343,18 @@ test_cgroup (void)
   ok (v.status == LAUNCH_DOCTOR_OK && has (v.detail, "cgroup v2, delegated") && has (v.detail, "cpu memory pids"),
       "cgroup: v2 delegated OK");
   launch_doctor_verdict_release (&v);
+  v = cgroup (0, 0x63677270UL, 0, true, "memory pids\n");
+  ok (v.status == LAUNCH_DOCTOR_WARN && has (v.detail, "hands memory pids") && has (v.detail, "but not cpu")
+          && has (v.fix, "CPUAccounting=yes"),
+      "cgroup: v2 delegated without cpu (a user unit with Delegate=yes alone) WARNs and names the fix: %s",
+      v.detail);
+  launch_doctor_verdict_release (&v);
+  v = cgroup (0, 0x63677270UL, 0, true, "cpuset cpu io memory hugetlb pids rdma misc\n");
+  ok (v.status == LAUNCH_DOCTOR_OK, "cgroup: v2 delegated with every controller OK (words, not substrings)");
+  launch_doctor_verdict_release (&v);
+  v = cgroup (0, 0x63677270UL, 0, true, "cpuset memory pids");
+  ok (v.status == LAUNCH_DOCTOR_WARN && has (v.detail, "but not cpu"), "cgroup: cpuset is not cpu");
+  launch_doctor_verdict_release (&v);
   v = cgroup (0, 0x63677270UL, 0, false, NULL);
   ok (v.status == LAUNCH_DOCTOR_WARN && has (v.detail, "not delegated") && has (v.fix, "Delegate=yes"),
       "cgroup: v2 not delegated WARN");

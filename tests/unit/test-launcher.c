@@ -4,6 +4,8 @@
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "launch-int.h"
 #include "launch.h"
@@ -232,6 +234,46 @@ main (void)
     p = launch_cgroup_identity_map ("0 100000 65536\n65536 1000 1\n");
     ok (strcmp (p, "0 0 65536\n65536 65536 1\n") == 0, "id map: a container's ranges map to themselves");
     free (p);
+  }
+  {
+    /* The cgroup driver: ours unless the user chose one (dockerd refuses
+     * a directive given both as a flag and in its daemon.json). */
+    char dir[] = "/tmp/test-launcher.XXXXXX", *f = NULL, *home = NULL;
+    char *argv1[] = { "--exec-opt", "native.cgroupdriver=systemd", NULL };
+    char *argv2[] = { "--exec-opt=native.cgroupdriver=cgroupfs", NULL };
+    char *argv3[] = { "--debug", NULL };
+    ok (mkdtemp (dir) != NULL, "driver: a temp dir");
+    xasprintf (&f, "%s/daemon.json", dir);
+    ok (launch_cgroup_driver_chosen (argv1, NULL), "driver: --exec-opt native.cgroupdriver=... in two args");
+    ok (launch_cgroup_driver_chosen (argv2, NULL), "driver: --exec-opt=native.cgroupdriver=... in one");
+    ok (!launch_cgroup_driver_chosen (argv3, f), "driver: no config file, no flag: ours");
+    ok (write_file_atomic (f, "{\"debug\": true}\n", 16, 0600, &err) == 0, "driver: a config without exec-opts");
+    ok (!launch_cgroup_driver_chosen (NULL, f), "driver: ... leaves it ours");
+    ok (write_file_atomic (f, "{\"exec-opts\": [\"native.cgroupdriver=systemd\"]}\n", 47, 0600, &err) == 0,
+        "driver: a config with exec-opts");
+    ok (launch_cgroup_driver_chosen (NULL, f), "driver: exec-opts in the config file: the user's");
+    /* Rootless dockerd's default file: $XDG_CONFIG_HOME/docker/daemon.json. */
+    xasprintf (&home, "%s", dir);
+    setenv ("XDG_CONFIG_HOME", home, 1);
+    ok (!launch_cgroup_driver_chosen (NULL, NULL), "driver: no default file: ours");
+    free (f);
+    xasprintf (&f, "%s/docker", dir);
+    mkdir (f, 0700);
+    free (f);
+    xasprintf (&f, "%s/docker/daemon.json", dir);
+    ok (write_file_atomic (f, "{\"exec-opts\": []}\n", 18, 0600, &err) == 0, "driver: a default file with exec-opts");
+    ok (launch_cgroup_driver_chosen (NULL, NULL), "driver: the default file's exec-opts count");
+    unlink (f);
+    free (f);
+    xasprintf (&f, "%s/docker", dir);
+    rmdir (f);
+    free (f);
+    xasprintf (&f, "%s/daemon.json", dir);
+    unlink (f);
+    rmdir (dir);
+    unsetenv ("XDG_CONFIG_HOME");
+    free (f);
+    free (home);
   }
 
   return done_testing ();

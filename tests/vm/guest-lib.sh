@@ -22,7 +22,18 @@ docker_checks () {
     mem=$(timeout 120 docker run --rm --memory 32m --memory-swap 32m bb \
         sh -c 'cat /sys/fs/cgroup/memory.max 2>/dev/null || echo none; dd if=/dev/zero of=/dev/null bs=100M count=1 2>/dev/null && echo survived' 2>&1) || rc=$?
     echo "# limits: $who: --memory 32m: exit $rc, memory.max in the container: $(echo "$mem" | head -1), 100 MB allocation: $(echo "$mem" | grep -q survived && echo 'survived (not enforced)' || echo 'killed (enforced)')"
+    check "$who: the endpoint still answers after that container's run" timeout 60 docker version
     rc=0
     mem=$(timeout 120 docker run --rm --pids-limit 10 bb sh -c 'cat /sys/fs/cgroup/pids.max 2>/dev/null || echo none' 2>&1) || rc=$?
     echo "# limits: $who: --pids-limit 10: exit $rc, pids.max in the container: $mem"
+}
+
+# service_props : the [Service] settings of contrib/rdind.service that shape
+# how the sidecar runs (as -p ARGs for systemd-run), so that the guest runs
+# the shipped unit's way: KillMode, TimeoutStopSec, Delegate, CPUAccounting,
+# OOMPolicy (cgroup2-vm.sh puts the unit in the payload).
+service_props () {
+    [ -r "$top_srcdir/contrib/rdind.service" ] || fail "contrib/rdind.service is not in the payload"
+    sed -n '/^\[Service\]/,/^\[/s/^\(KillMode\|TimeoutStopSec\|Delegate\|CPUAccounting\|OOMPolicy\)=\(.*\)/-p \1=\2/p' \
+        "$top_srcdir/contrib/rdind.service"
 }

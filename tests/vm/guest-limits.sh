@@ -31,7 +31,7 @@ limit_checks () {
     check "$who: the sidecar moved itself into its leaf ($scope)" sh -c "case '$scope' in */rdind-sidecar) ;; *) exit 1;; esac"
     scope=${scope%/rdind-sidecar}
     grep -iE 'cgroup|rootless' "$LOG" | grep -v 'loading plugin' | head -20 | cut -c1-300 | sed "s/^/# $who: log: /"
-    check "$who: the sidecar delegated a cgroup to the daemon" grep -q 'msg="cgroup delegated' "$LOG"
+    check "$who: the sidecar delegated a cgroup to the daemon" grep -q 'level=info src=sidecar msg="cgroup delegated to the daemon: docker run --memory, --pids-limit and --cpus are enforced"' "$LOG"
     check "$who: init enabled the controllers for the daemon's containers" \
         grep -q 'cgroup: the daemon.s own subtree.*memory pids cpu' "$LOG"
     out=$(timeout 60 docker info --format '{{.CgroupDriver}} {{.CgroupVersion}}' 2>&1)
@@ -105,7 +105,8 @@ stop_sidecar
 kill_user_procs
 
 # 3. The user's own systemd service with Delegate=yes (contrib/rdind.service).
-PORT=$(free_port) U=$T/u3 LOG=$T/sidecar3.log CERTS=$T/u3/certs
+PORT=$(free_port) U=$T/u3 CERTS=$T/u3/certs
+LOG=$U/sidecar.log             # the user writes it
 UNIT=rdind-limits-user
 mkdir -p "$U" && chown "$E2E_USER": "$U"
 export DOCKER_HOST=tcp://127.0.0.1:$PORT DOCKER_CERT_PATH=$CERTS/client
@@ -114,7 +115,7 @@ on_exit "loginctl disable-linger $E2E_USER"
 on_exit "systemctl --user -M $E2E_USER@ stop $UNIT; systemctl --user -M $E2E_USER@ reset-failed $UNIT"
 loginctl enable-linger "$E2E_USER" || fail "loginctl enable-linger $E2E_USER"
 wait_for 90 systemctl is-active "user@$E2E_UID.service" || fail "user@$E2E_UID.service did not start"
-systemd-run --user -M "$E2E_USER@" --unit="$UNIT" -p Delegate=yes -p KillMode=mixed -p TimeoutStopSec=30 \
+systemd-run --user -M "$E2E_USER@" --unit="$UNIT" $(service_props) \
     --setenv=RDIND_SIDECAR_LISTEN="127.0.0.1:$PORT" --setenv=RDIND_TLS_CERTDIR="$CERTS" \
     --setenv=RDIND_LAUNCHER_STATE_DIR="$U/state" --setenv=RDIND_LAUNCHER_DATA_ROOT="$U/data" \
     /bin/sh -c "exec '$RDIND' sidecar >'$LOG' 2>&1" >/dev/null 2>&1 || fail "systemd-run --user $RDIND sidecar"

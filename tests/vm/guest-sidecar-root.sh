@@ -19,4 +19,12 @@ pass "sidecar started as root is listening"
 check "rdind health" env RDIND_SIDECAR_LISTEN=127.0.0.1:$PORT RDIND_TLS_CERTDIR=$CERTS "$RDIND" health
 check "the sidecar runs as the user" sh -c "[ \"\$(stat -c %u /proc/$SPID)\" = $E2E_UID ]"
 docker_checks root
+# The not-delegated row of the README's table: root in a plain service's
+# cgroup (the test unit has no Delegate=yes) divides nothing, says so once,
+# and dockerd runs as it does on v1 (rootless, driver "none"), where before
+# it picked systemd on seeing /run/systemd/system and failed every start.
+check "root, not delegated: the log says why limits are not enforced" \
+    grep -q 'msg="no cgroup for the daemon.s limits" why=.*not enforced' "$LOG"
+drv=$(timeout 60 docker info --format '{{.CgroupDriver}}')
+check "root, not delegated: dockerd's cgroup driver is none (got: $drv)" test "$drv" = none
 stop_sidecar

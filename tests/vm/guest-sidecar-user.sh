@@ -34,7 +34,7 @@ check "the user's systemd runs (user@$E2E_UID.service)" wait_for 90 systemctl is
 check "the user's slice exists in the cgroup tree" test -e "/sys/fs/cgroup/user.slice/user-$E2E_UID.slice/cgroup.controllers"
 echo "# limits: user: controllers delegated to user@$E2E_UID.service: $(cat "/sys/fs/cgroup/user.slice/user-$E2E_UID.slice/user@$E2E_UID.service/cgroup.controllers" 2>/dev/null)"
 t=$(now_ms)
-systemd-run --user -M "$E2E_USER@" --unit="$UNIT" -p KillMode=mixed -p TimeoutStopSec=30 \
+systemd-run --user -M "$E2E_USER@" --unit="$UNIT" $(service_props) \
     --setenv=RDIND_SIDECAR_LISTEN="127.0.0.1:$PORT" --setenv=RDIND_TLS_CERTDIR="$CERTS" \
     --setenv=RDIND_LAUNCHER_STATE_DIR="$U/state" --setenv=RDIND_LAUNCHER_DATA_ROOT="$U/data" \
     /bin/sh -c "exec '$RDIND' sidecar >'$LOG' 2>&1" >/dev/null 2>&1 ||
