@@ -9,12 +9,22 @@
 #   rdind slirp     launcher.pull_path = slirp (through slirp4netns)
 #   rootlesskit     dockerd-rootless.sh with Debian 12's rootlesskit 1.1 and
 #                   slirp4netns (what docker:dind-rootless runs)
+#   rootlesskit 2.0 the anchor at current versions: Debian 13's rootlesskit
+#                   2.0.2 + dockerd 26.1.5 in docker:dind-rootless's setup
+#                   (bench/lib-anchor.sh); BENCH_ANCHOR13=0 leaves it out
+#   rdind direct, dockerd 26
+#                   rdind against the same dockerd 26.1.5, from that root
 #   rootful         dockerd as root (the ceiling)
+# rootlesskit 2's --detach-netns (dockerd's own traffic off slirp4netns) is
+# not among them: it needs a dockerd-rootless.sh and a dockerd that know it
+# (docker 29's script sets DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS), and
+# Debian 13's 26.1.5 script has no such setting.
 # The registry is Debian's docker-registry in a network namespace this bench
 # creates (198.18.5.2 behind a veth pair): nothing leaves the machine.  Not
 # part of `make check`.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/e2e/lib.sh"
 . "$top_srcdir/tests/e2e/lib-outer.sh"
+. "$top_srcdir/bench/lib-anchor.sh"
 
 ROUNDS=${1:-5}
 require_root
@@ -46,12 +56,13 @@ wait_for 20 curl -sf "http://$REG/v2/" || fail "docker-registry did not start in
 IMG=$REG/pull:1
 
 # rdind_up NAME PULL_PATH: rdind launch (the daemon, no sidecar: the pull
-# path is what is measured), DOCKER_HOST pointing at it.
+# path is what is measured), DOCKER_HOST pointing at it.  RUN=anchor13_as_user
+# runs it in the Debian 13 root, against dockerd 26.1.5.
 rdind_up () {
     local st=$U/$1
     mkdir -p "$st" && chown "$E2E_USER": "$st"
     RDIND_TEST_ENV="RDIND_LAUNCHER_STATE_DIR=$st/s RDIND_LAUNCHER_DATA_ROOT=$st/data RDIND_LAUNCHER_PULL_PATH=$2 RDIND_CACHE_INSECURE_REGISTRIES=$REG" \
-        as_user "$RDIND" launch >"$st/launch.log" 2>&1 &
+        ${RUN:-as_user} "$RDIND" launch >"$st/launch.log" 2>&1 &
     dump_on_fail "$st/launch.log"
     export DOCKER_HOST=unix://$st/s/docker.sock
     wait_for 60 docker version >/dev/null 2>&1 || fail "$1: not ready (see $st/launch.log)"
@@ -95,6 +106,16 @@ rdind_up slirp slirp
 H_SLIRP=$DOCKER_HOST
 rootlesskit_up
 H_RK=$DOCKER_HOST
+if [ "${BENCH_ANCHOR13:-1}" != 0 ]; then
+    RUN=anchor13_as_user rdind_up direct26 direct
+    H_DIRECT26=$DOCKER_HOST
+    mkdir -p "$U/rk13"
+    anchor13_start dind "$U/rk13" --insecure-registry "$REG"
+    on_exit anchor13_stop
+    dump_on_fail "$U/rk13/log"
+    wait_for 90 docker version >/dev/null 2>&1 || fail "rootlesskit 2.0.2: not ready (see $U/rk13/log)"
+    H_RK13=$DOCKER_HOST
+fi
 # The ceiling: rootful dockerd, no bridge, no iptables changes.
 outer_start --iptables=false --insecure-registry "$REG"
 H_ROOTFUL=$DOCKER_HOST
@@ -102,6 +123,10 @@ for r in $(seq "$ROUNDS"); do
     pull "rdind direct" "$H_DIRECT" "$r"
     pull "rdind slirp" "$H_SLIRP" "$r"
     pull "rootlesskit 1.1 (slirp4netns)" "$H_RK" "$r"
+    if [ -n "${H_RK13:-}" ]; then
+        pull "rdind direct, dockerd 26" "$H_DIRECT26" "$r"
+        pull "rootlesskit 2.0.2 (slirp4netns, dockerd 26)" "$H_RK13" "$r"
+    fi
     pull "rootful dockerd" "$H_ROOTFUL" "$r"
 done
 pp=$(pgrep -u "$E2E_USER" -x rdind-pullproxy | head -1)
@@ -122,6 +147,7 @@ for line in open(sys.argv[1]):
 size = int(sys.argv[3])
 med = {n: statistics.median(v[n]) for n in order}
 rk = [n for n in order if n.startswith("rootlesskit")][0]
+rk2 = ([n for n in order if n.startswith("rootlesskit 2")] or [None])[0]
 print("bench-pull: docker pull of %.0f MB (compressed layers) from a local registry, median of %s rounds"
       % (size / 1e6, sys.argv[2]))
 print("| daemon | pull (s) | MB/s | range (s) | time vs rootlesskit |")
@@ -130,4 +156,7 @@ for n in order:
     print("| %s | %.2f | %.0f | %.2f to %.2f | %.2fx |" % (n, med[n] / 1000, size / 1e6 / (med[n] / 1000),
           min(v[n]) / 1000, max(v[n]) / 1000, med[n] / med[rk]))
 print("rdind direct vs rdind slirp: %.2fx the time" % (med["rdind direct"] / med["rdind slirp"]))
+if rk2:
+    print("rdind direct, dockerd 26 vs rootlesskit 2.0.2 (same dockerd): %.2fx the time"
+          % (med["rdind direct, dockerd 26"] / med[rk2]))
 PY
