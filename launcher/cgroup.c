@@ -583,7 +583,7 @@ launch_cgroup_enter (int dfd, int *rfd, char **why)
 }
 
 int
-launch_cgroup_init_ns (char **controllers, char **why)
+launch_cgroup_init_ns (pid_t helper, char **controllers, char **why)
 {
   cleanup_free char *avail = NULL, *pick = NULL;
   int root;
@@ -609,10 +609,25 @@ launch_cgroup_init_ns (char **controllers, char **why)
         close (root);
       return -1;
     }
+  /* Our child forked before this (portd) is still in R: it goes too, or R
+   * could never hand out a controller (EBUSY as long as it lives). */
+  if (helper > 0)
+    {
+      cleanup_free char *pid = NULL;
+      xasprintf (&pid, "%d", (int) helper);
+      if (write_at (root, "init/cgroup.procs", pid) < 0 && errno != ESRCH)
+        {
+          xasprintf (why, "move the port helper (pid %d) into init: %s", (int) helper, strerror (errno));
+          close (root);
+          return -1;
+        }
+    }
   avail = read_at (root, "cgroup.controllers");
   pick = launch_cgroup_pick (avail ? avail : "");
   /* The launcher leaves R for R/launcher before it lets us go on; give a
-   * slow machine a moment all the same (EBUSY: a process still in R). */
+   * slow machine a moment all the same (EBUSY: a process still in R), and
+   * say which one if it never leaves. */
+  int busy = 0;
   for (int i = 0; i < 200; i++)
     {
       cleanup_free char *first = NULL;
@@ -620,9 +635,20 @@ launch_cgroup_init_ns (char **controllers, char **why)
       char *sp = strchr (first, ' ');
       if (sp)
         *sp = '\0';
-      if (*pick == '\0' || write_at (root, "cgroup.subtree_control", first) == 0 || errno != EBUSY)
+      busy = 0;
+      if (*pick == '\0' || write_at (root, "cgroup.subtree_control", first) == 0 || (busy = errno) != EBUSY)
         break;
       usleep (10000);
+    }
+  if (busy == EBUSY)
+    {
+      /* Pids of our namespace; 0 for one outside it (the launcher). */
+      cleanup_free char *left = read_at (root, "cgroup.procs");
+      for (char *p = left; p && *p; p++)
+        if (*p == '\n')
+          *p = ' ';
+      log_warn ("cgroup: processes are still in the run's own cgroup, which can then hand out no controller",
+                "pids=%s", log_quote (0, left ? left : "?"));
     }
   *controllers = enable_controllers (root, pick);
   close (root);

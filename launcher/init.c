@@ -212,6 +212,10 @@ proc_sys_mounts (const struct launch_init *a, rdind_error_t *err)
   return 0;
 }
 
+/* The port helper, forked before the mounts: it follows init into its
+ * cgroup leaf (launch_cgroup_init_ns). */
+static pid_t portd_pid = -1;
+
 static int
 child_mounts (const struct launch_init *a, rdind_error_t *err)
 {
@@ -240,7 +244,7 @@ child_mounts (const struct launch_init *a, rdind_error_t *err)
   if (a->cgroup)
     {
       cleanup_free char *ctl = NULL, *why = NULL;
-      if (launch_cgroup_init_ns (&ctl, &why) < 0)
+      if (launch_cgroup_init_ns (portd_pid, &ctl, &why) < 0)
         log_warn ("cgroup: the delegated subtree is not usable; containers run without limits", "error=%s",
                   log_quote (0, why));
       else
@@ -323,7 +327,7 @@ launch_init_main (const struct launch_init *a)
    * before the mounts, so it answers by the time the network is up. */
   if (a->portd_fd >= 0)
     {
-      pid_t h = fork ();
+      pid_t h = portd_pid = fork ();
       if (h == 0)
         {
           sigemptyset (&set);

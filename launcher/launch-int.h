@@ -353,9 +353,10 @@ int launch_cgroup_move_self (int dfd, const char *sub);
  * *RFD is R.  -1 with *WHY. */
 int launch_cgroup_enter (int dfd, int *rfd, char **why);
 /* init, in R: a cgroup namespace rooted at R, cgroup2 mounted on
- * /sys/fs/cgroup, itself moved to init/, R's controllers enabled for its
- * children (*CONTROLLERS).  -1 with *WHY. */
-int launch_cgroup_init_ns (char **controllers, char **why);
+ * /sys/fs/cgroup, itself and its child HELPER (> 0: forked before) moved to
+ * init/, R's controllers enabled for its children (*CONTROLLERS).  -1 with
+ * *WHY. */
+int launch_cgroup_init_ns (pid_t helper, char **controllers, char **why);
 /* The one-line fix when no cgroup file system is mounted. */
 #define LAUNCH_CGROUP_MOUNT_FIX                                                                    \
   "mount one before rdind starts (as root: `mount -t cgroup2 none /sys/fs/cgroup`); in a "          \
