@@ -111,11 +111,16 @@ UNIT=rdind-limits-user
 mkdir -p "$U" && chown "$E2E_USER": "$U"
 export DOCKER_HOST=tcp://127.0.0.1:$PORT DOCKER_CERT_PATH=$CERTS/client
 dump_on_fail "$LOG"
-# Linger stays on: guest-sidecar-user.sh runs next in the same guest, and a
-# user manager being stopped by disable-linger was not back within 90 s
+# Linger stays on for guest-sidecar-user.sh, which runs next in this guest:
+# a manager being stopped by disable-linger was not back within 90 s
 # under TCG.  (That script turns it off at its end.)
 on_exit "systemctl --user -M $E2E_USER@ stop $UNIT; systemctl --user -M $E2E_USER@ reset-failed $UNIT"
 loginctl enable-linger "$E2E_USER" || fail "loginctl enable-linger $E2E_USER"
+# Started explicitly: an earlier script's kill_user_procs may have killed
+# the account's manager (it runs as the user), and with linger already on
+# nothing starts it again.
+systemctl reset-failed "user@$E2E_UID.service" 2>/dev/null
+systemctl start --no-block "user@$E2E_UID.service"
 wait_for 90 systemctl is-active "user@$E2E_UID.service" || fail "user@$E2E_UID.service did not start"
 systemd-run --user -M "$E2E_USER@" --unit="$UNIT" $(service_props) \
     --setenv=RDIND_SIDECAR_LISTEN="127.0.0.1:$PORT" --setenv=RDIND_TLS_CERTDIR="$CERTS" \

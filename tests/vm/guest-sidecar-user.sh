@@ -30,6 +30,11 @@ on_exit kill_user_procs
 on_exit "systemctl --user -M $E2E_USER@ stop $UNIT; systemctl --user -M $E2E_USER@ reset-failed $UNIT"
 
 loginctl enable-linger "$E2E_USER" || fail "loginctl enable-linger $E2E_USER"
+# Started explicitly: an earlier script's kill_user_procs may have killed
+# the account's manager (it runs as the user), and with linger already on
+# nothing starts it again.
+systemctl reset-failed "user@$E2E_UID.service" 2>/dev/null
+systemctl start --no-block "user@$E2E_UID.service"
 check "the user's systemd runs (user@$E2E_UID.service)" wait_for 90 systemctl is-active "user@$E2E_UID.service"
 check "the user's slice exists in the cgroup tree" test -e "/sys/fs/cgroup/user.slice/user-$E2E_UID.slice/cgroup.controllers"
 echo "# limits: user: controllers delegated to user@$E2E_UID.service: $(cat "/sys/fs/cgroup/user.slice/user-$E2E_UID.slice/user@$E2E_UID.service/cgroup.controllers" 2>/dev/null)"
