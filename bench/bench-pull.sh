@@ -39,12 +39,7 @@ U=$T/u
 mkdir -p "$U" && chown "$E2E_USER": "$U"
 
 NS=rdbpl$$
-ip netns add "$NS" || fail "ip netns add $NS"
-on_exit "ip netns del $NS; ip link del $NS-h 2>/dev/null"
-ip link add "$NS-h" type veth peer name "$NS-n" && ip link set "$NS-n" netns "$NS" &&
-    ip addr add 198.18.5.1/30 dev "$NS-h" && ip link set "$NS-h" up &&
-    ip netns exec "$NS" ip addr add 198.18.5.2/30 dev "$NS-n" && ip netns exec "$NS" ip link set "$NS-n" up &&
-    ip netns exec "$NS" ip link set lo up || fail "veth into $NS"
+outside_ns "$NS" 198.18.5
 REG=198.18.5.2:5000
 mkdir -p "$T/registry"
 printf 'version: 0.1\nlog:\n  level: error\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \

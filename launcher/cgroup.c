@@ -70,6 +70,16 @@ launch_cgroup_own_path (const char *proc_self_cgroup)
   return NULL;
 }
 
+bool
+launch_cgroup_has (const char *list, const char *w)
+{
+  size_t n = strlen (w);
+  for (const char *p = list; (p = strstr (p, w)); p += n)
+    if ((p == list || p[-1] == ' ' || p[-1] == '\n') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
+      return true;
+  return false;
+}
+
 char *
 launch_cgroup_pick (const char *controllers)
 {

@@ -654,17 +654,6 @@ launch_cgroup_probe_mounts (struct launch_cgroup_facts *f)
       f->v1_reachable++;
 }
 
-/* Whether LIST (words separated by blanks) holds the word W. */
-static bool
-word_in (const char *list, const char *w)
-{
-  size_t n = strlen (w);
-  for (const char *p = list; (p = strstr (p, w)); p += n)
-    if ((p == list || p[-1] == ' ' || p[-1] == '\n') && (p[n] == '\0' || p[n] == ' ' || p[n] == '\n'))
-      return true;
-  return false;
-}
-
 void
 launch_doctor_cgroup (const struct launch_cgroup_facts *f, struct launch_doctor_verdict *v)
 {
@@ -679,7 +668,7 @@ launch_doctor_cgroup (const struct launch_cgroup_facts *f, struct launch_doctor_
           static const char *const want[] = { "memory", "pids", "cpu" };
           static const char *const flag[] = { "--memory", "--pids-limit", "--cpus" };
           for (size_t i = 0; i < 3; i++)
-            if (!word_in (pick, want[i]))
+            if (!launch_cgroup_has (pick, want[i]))
               {
                 snprintf (missing + strlen (missing), sizeof missing - strlen (missing), "%s%s",
                           *missing ? " " : "", want[i]);

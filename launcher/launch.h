@@ -104,6 +104,8 @@ char *launch_json_get (const char *json, const char *key);
  * says where and which controllers; 0: not possible here, *DESC says why
  * (never fatal: the daemon then runs without limits, as on cgroup v1). */
 int launch_cgroup_delegate (uid_t uid, gid_t gid, int *dfd, char **desc);
+/* Whether LIST (words separated by blanks or newlines) holds the word W. */
+bool launch_cgroup_has (const char *list, const char *w);
 
 /* CLONE_NEW* flags of conf->namespaces (besides user, mount and network,
  * which are always created). */

@@ -197,15 +197,11 @@ delegate_cgroup (uid_t uid, gid_t gid, int *cgroup_fd)
 void
 sidecar_report_cgroup (void)
 {
+  /* "X controllers=memory pids cpu io (...)": the three that hold the limits. */
   const char *c = cgroup_desc ? strstr (cgroup_desc, "controllers=") : NULL;
-  bool all = c != NULL;
-  /* "controllers=memory pids cpu io ...": the three that hold the limits. */
-  for (const char *const *w = (const char *const[]){ " memory ", " pids ", " cpu ", NULL }; c && *w; w++)
-    {
-      cleanup_free char *list = NULL;
-      xasprintf (&list, " %.*s ", (int) strcspn (c + 12, "("), c + 12);
-      all &= strstr (list, *w) != NULL;
-    }
+  cleanup_free char *list = c ? xstrndup (c + 12, strcspn (c + 12, "(")) : NULL;
+  bool all = list && launch_cgroup_has (list, "memory") && launch_cgroup_has (list, "pids")
+             && launch_cgroup_has (list, "cpu");
   if (cgroup_delegated && all)
     log_info ("cgroup delegated to the daemon: docker run --memory, --pids-limit and --cpus are enforced",
               "cgroup=%s", log_quote (0, cgroup_desc ? cgroup_desc : "?"));

@@ -162,16 +162,18 @@ start_sidecar () {
 now_ms () { echo $(( $(date +%s%N) / 1000000 )); }
 figure () { echo "# figure: $*"; }
 
-# outside_ns NAME : a network namespace NAME of the test's own, behind a veth
-# pair NAME-h (198.18.0.1/30, on the host) / NAME-n (198.18.0.2/30, inside),
-# RFC 2544's benchmark range, so traffic to it never leaves the machine.
-# Removed at exit.  NAME must leave room for "-h" in 15 characters.
+# outside_ns NAME [NET] : a network namespace NAME of the test's own, behind
+# a veth pair NAME-h (NET.1/30, on the host) / NAME-n (NET.2/30, inside); NET
+# defaults to 198.18.0, RFC 2544's benchmark range, so traffic to it never
+# leaves the machine (tests that may run beside others take a /30 of their
+# own).  Removed at exit.  NAME must leave room for "-h" in 15 characters.
 outside_ns () {
+    local net=${2:-198.18.0}
     ip netns add "$1" || fail "ip netns add $1"
     on_exit "ip netns del $1; ip link del $1-h 2>/dev/null"
     ip link add "$1-h" type veth peer name "$1-n" && ip link set "$1-n" netns "$1" &&
-        ip addr add 198.18.0.1/30 dev "$1-h" && ip link set "$1-h" up &&
-        ip netns exec "$1" ip addr add 198.18.0.2/30 dev "$1-n" && ip netns exec "$1" ip link set "$1-n" up &&
+        ip addr add "$net.1/30" dev "$1-h" && ip link set "$1-h" up &&
+        ip netns exec "$1" ip addr add "$net.2/30" dev "$1-n" && ip netns exec "$1" ip link set "$1-n" up &&
         ip netns exec "$1" ip link set lo up || fail "veth into $1"
 }
 

@@ -33,12 +33,7 @@ check "pull_path = bogus: exit 2, one line naming the key and the choices" sh -c
 
 # The registry, in a namespace of our own (198.18.4.0/30: no other test's).
 NS=rdpull
-ip netns add $NS || fail "ip netns add $NS"
-on_exit "ip netns del $NS; ip link del $NS-h 2>/dev/null"
-ip link add $NS-h type veth peer name $NS-n && ip link set $NS-n netns $NS &&
-    ip addr add 198.18.4.1/30 dev $NS-h && ip link set $NS-h up &&
-    ip netns exec $NS ip addr add 198.18.4.2/30 dev $NS-n && ip netns exec $NS ip link set $NS-n up &&
-    ip netns exec $NS ip link set lo up || fail "veth into $NS"
+outside_ns "$NS" 198.18.4
 REG=198.18.4.2:5000
 mkdir -p "$T/registry"
 printf 'version: 0.1\nlog:\n  level: info\nstorage:\n  filesystem:\n    rootdirectory: %s\nhttp:\n  addr: %s\n' \
