@@ -9,12 +9,12 @@
  * it was made in, so the launcher then connects it to the container.
  *
  * TCP bytes move with splice(2) through a pipe per direction: no copy
- * through user space, and a pipe's capacity (64 KiB) bounds what is in
- * flight, so a slow side simply stops the other one being read
- * (backpressure without buffers of our own).  Each direction ends on its
- * own: EOF from one side becomes shutdown(SHUT_WR) on the other once the
- * pipe is drained, so `echo x | nc` gets its answer.  An error or reset
- * closes both sides.
+ * through user space, and a pipe's capacity (256 KiB while a budget lasts,
+ * else 64 KiB) bounds what is in flight, so a slow side simply stops the
+ * other one being read (backpressure without buffers of our own).  Each
+ * direction ends on its own: EOF from one side becomes shutdown(SHUT_WR)
+ * on the other once the pipe is drained, so `echo x | nc` gets its
+ * answer.  An error or reset closes both sides.
  *
  * UDP has no connections: each client address gets a socket of its own in
  * the namespace, connected to the container, dropped after an idle minute.
@@ -41,6 +41,13 @@
 #include "util.h"
 
 #define PIPE_CAP (64 * 1024)
+/* A connection's pipes grow to PIPE_BIG while the forwarder's big pipes
+ * stay within PIPE_BUDGET: fewer splice calls and wakeups per byte on a
+ * bulk transfer.  Pipe pages count against the account's
+ * pipe-user-pages-soft (64 MiB by default), which dockerd, running as the
+ * same account, shares: past the budget a pipe keeps the default size. */
+#define PIPE_BIG (256 * 1024)
+#define PIPE_BUDGET (16 * 1024 * 1024)
 #define UDP_IDLE_MS 60000
 #define UDP_MAX_FLOWS 4096
 
@@ -73,6 +80,7 @@ struct listener
 struct dir
 {
   int pipe[2];
+  size_t cap;     /* the pipe's capacity */
   size_t pending; /* bytes in the pipe */
   bool eof, shut;
 };
@@ -106,6 +114,7 @@ struct launch_fwd
   struct conn *conns, *dead;
   struct udp_flow *flows;
   size_t n_conns, n_flows;
+  size_t big_pipes; /* bytes of capacity above PIPE_CAP, over all pipes */
   char udp_buf[65536];
 };
 
@@ -198,6 +207,9 @@ conn_free (struct launch_fwd *f, struct conn *c)
       for (int j = 0; j < 2; j++)
         if (c->d[i].pipe[j] >= 0)
           close (c->d[i].pipe[j]);
+      if (c->d[i].cap > PIPE_CAP)
+        f->big_pipes -= c->d[i].cap - PIPE_CAP;
+      c->d[i].cap = 0;
     }
   if (c->next)
     c->next->prev = c->prev;
@@ -243,9 +255,9 @@ pump (struct conn *c, int i)
   for (;;)
     {
       bool moved = false;
-      if (!d->eof && d->pending < PIPE_CAP)
+      if (!d->eof && d->pending < d->cap)
         {
-          ssize_t n = splice (src, NULL, d->pipe[1], NULL, PIPE_CAP - d->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+          ssize_t n = splice (src, NULL, d->pipe[1], NULL, d->cap - d->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
           if (n > 0)
             d->pending += (size_t) n, moved = true;
           else if (n == 0)
@@ -284,7 +296,7 @@ update (struct launch_fwd *f, struct conn *c)
   uint32_t ev[2] = { 0, 0 };
   for (int i = 0; i < 2; i++)
     {
-      if (!c->d[i].eof && c->d[i].pending < PIPE_CAP)
+      if (!c->d[i].eof && c->d[i].pending < c->d[i].cap)
         ev[i] |= EPOLLIN;
       if (c->d[i].pending > 0)
         ev[1 - i] |= EPOLLOUT;
@@ -297,12 +309,26 @@ static void
 conn_ready (struct launch_fwd *f, struct conn *c)
 {
   for (int i = 0; i < 2; i++)
-    if (pipe2 (c->d[i].pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-      {
-        log_warn ("port forward: no pipe", "errno=%d", errno);
-        conn_free (f, c);
-        return;
-      }
+    {
+      if (pipe2 (c->d[i].pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        {
+          log_warn ("port forward: no pipe", "errno=%d", errno);
+          conn_free (f, c);
+          return;
+        }
+      /* A refused resize (pipe-max-size, the account's pipe pages) keeps
+       * the default capacity, which works, only slower. */
+      c->d[i].cap = PIPE_CAP;
+      if (f->big_pipes + (PIPE_BIG - PIPE_CAP) <= PIPE_BUDGET)
+        {
+          int got = fcntl (c->d[i].pipe[1], F_SETPIPE_SZ, PIPE_BIG);
+          if (got > PIPE_CAP)
+            {
+              c->d[i].cap = (size_t) got;
+              f->big_pipes += c->d[i].cap - PIPE_CAP;
+            }
+        }
+    }
   c->connected = true;
   if (pump (c, 0) < 0 || pump (c, 1) < 0)
     {
