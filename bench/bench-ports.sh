@@ -27,6 +27,9 @@
 #   root (bench/lib-anchor.sh) through that root's dynamic loader.
 #   BENCH_TRIXIE_PASTA=0 leaves that side out; BENCH_PORTS=0 measures
 #   egress only.
+# BENCH_TCP_WMEM_MAX=BYTES sets the host's net.ipv4.tcp_wmem maximum for
+#   the run (every side alike; restored at exit): pasta's egress follows it
+#   (README, "Published ports").
 # Prints a table and the ratios against each anchor.  Nothing leaves the
 # machine: every server is on loopback, in a container, or in our namespace.
 . "${top_srcdir:-$(dirname "$0")/..}/tests/e2e/lib.sh"
@@ -41,6 +44,12 @@ ROOTLESS_SH=$(command -v dockerd-rootless.sh || echo /usr/share/docker.io/contri
 ensure_test_user
 fix_tun
 on_exit kill_user_procs
+if [ -n "${BENCH_TCP_WMEM_MAX:-}" ]; then
+    read -r w0 w1 w2 </proc/sys/net/ipv4/tcp_wmem
+    on_exit "echo '$w0 $w1 $w2' >/proc/sys/net/ipv4/tcp_wmem"
+    echo "$w0 $w1 $BENCH_TCP_WMEM_MAX" >/proc/sys/net/ipv4/tcp_wmem || fail "BENCH_TCP_WMEM_MAX=$BENCH_TCP_WMEM_MAX: not accepted"
+fi
+echo "# host net.ipv4.tcp_wmem: $(cat /proc/sys/net/ipv4/tcp_wmem)"
 kill_user_procs
 U=$T/u
 mkdir -p "$U" && chown "$E2E_USER": "$U"
@@ -159,25 +168,13 @@ ceiling_side () {
     kill "$p1" "$p2"
 }
 
-# Debian 13's pasta: a wrapper that runs it with the trixie root's loader.
-# The loader's copy ends in ".avx2": pasta re-execs /proc/self/exe +
-# ".avx2" on AVX2 machines unless that name already ends so, and here
-# /proc/self/exe is the loader.
 PASTA13=
 if [ "${BENCH_TRIXIE_PASTA:-1}" != 0 ] || [ "${BENCH_ANCHOR13:-1}" != 0 ]; then
     anchor13_root
 fi
 if [ "${BENCH_TRIXIE_PASTA:-1}" != 0 ]; then
-    TR=$A13R
-    prog=$TR/usr/bin/pasta
-    grep -qw avx2 /proc/cpuinfo && [ -x "$prog.avx2" ] && prog=$prog.avx2
-    cp "$TR/lib64/ld-linux-x86-64.so.2" "$T/ld-trixie.avx2"
-    printf '#!/bin/sh\nexec %s --library-path %s --argv0 pasta %s "$@"\n' "$T/ld-trixie.avx2" \
-        "$TR/usr/lib/x86_64-linux-gnu" "$prog" >"$T/pasta13"
-    chmod 755 "$T/ld-trixie.avx2" "$T/pasta13"
-    as_user "$T/pasta13" --help >/dev/null 2>&1 || fail "Debian 13's pasta does not run through $T/pasta13"
-    echo "# Debian 13's pasta: $(chroot "$TR" dpkg-query -W -f '${Version}' passt) ($prog)"
-    PASTA13=$T/pasta13
+    anchor13_pasta
+    PASTA13=$A13_PASTA
 fi
 
 for round in $(seq "$ROUNDS"); do

@@ -126,6 +126,25 @@ anchor13_exec () {
         exec "$@"' sh "$A13R" "$binds" "$PWD" "$@"
 }
 
+# anchor13_pasta: A13_PASTA, a wrapper that runs Debian 13's pasta from the
+# trixie root with that root's loader (it needs Debian 13's libc), for the
+# host's test user.  The loader's copy ends in ".avx2": pasta re-execs
+# /proc/self/exe + ".avx2" on AVX2 machines unless that name already ends
+# so, and here /proc/self/exe is the loader.
+anchor13_pasta () {
+    [ -n "${A13_PASTA:-}" ] && return 0
+    anchor13_root
+    local prog=$A13R/usr/bin/pasta
+    grep -qw avx2 /proc/cpuinfo && [ -x "$prog.avx2" ] && prog=$prog.avx2
+    cp "$A13R/lib64/ld-linux-x86-64.so.2" "$T/ld-trixie.avx2"
+    printf '#!/bin/sh\nexec %s --library-path %s --argv0 pasta %s "$@"\n' "$T/ld-trixie.avx2" \
+        "$A13R/usr/lib/x86_64-linux-gnu" "$prog" >"$T/pasta13"
+    chmod 755 "$T/ld-trixie.avx2" "$T/pasta13"
+    as_user "$T/pasta13" --help >/dev/null 2>&1 || fail "Debian 13's pasta does not run through $T/pasta13"
+    echo "# Debian 13's pasta: $(chroot "$A13R" dpkg-query -W -f '${Version}' passt) ($prog)"
+    A13_PASTA=$T/pasta13
+}
+
 anchor13_as_user () {
     anchor13_exec setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
         env -i PATH="$A13_PATH" HOME="$E2E_HOME" USER="$E2E_USER" LOGNAME="$E2E_USER" \

@@ -12,3 +12,4 @@ bench_bench_handshake_SOURCES = bench/bench-handshake.c
 bench_bench_handshake_LDADD = libtls.a libconf.a libcommon.a $(RDIND_EXT_LIBS)
 EXTRA_DIST += bench/bench-handshake.sh
 EXTRA_DIST += bench/bench-pull.sh
+EXTRA_DIST += bench/bench-egress-wmem.sh

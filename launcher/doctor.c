@@ -317,6 +317,33 @@ launch_doctor_proc (const struct launch_proc_facts *f, struct launch_doctor_verd
            xstrdup (SYSTEMPATHS_FIX));
 }
 
+void
+launch_doctor_pasta_wmem (long wmem_max, struct launch_doctor_verdict *v)
+{
+  if (wmem_max < 0)
+    return verdict (v, LAUNCH_DOCTOR_OK, xstrdup ("net.ipv4.tcp_wmem unreadable: not checked"), NULL);
+  if (wmem_max >= LAUNCH_PASTA_WMEM_MIN)
+    return verdict (v, LAUNCH_DOCTOR_OK, fmt ("net.ipv4.tcp_wmem maximum %ld bytes", wmem_max), NULL);
+  verdict (v, LAUNCH_DOCTOR_WARN,
+           fmt ("net = pasta with the host's net.ipv4.tcp_wmem maximum at %ld bytes: pasta's egress "
+                "stalls on retransmissions below %ld (README, \"Published ports\")",
+                wmem_max, LAUNCH_PASTA_WMEM_MIN),
+           fmt ("raise it in the host's (the pod's) network namespace, e.g. `sysctl -w "
+                "net.ipv4.tcp_wmem='4096 16384 %ld'`, or set launcher.net = slirp4netns",
+                LAUNCH_PASTA_WMEM_MIN));
+}
+
+/* The third field of net.ipv4.tcp_wmem in this network namespace, or -1. */
+static long
+tcp_wmem_max (void)
+{
+  cleanup_free char *s = NULL;
+  long a, b, c;
+  if (read_file ("/proc/sys/net/ipv4/tcp_wmem", &s, NULL, NULL) < 0 || sscanf (s, "%ld %ld %ld", &a, &b, &c) != 3)
+    return -1;
+  return c;
+}
+
 static long
 read_long (const char *path)
 {
@@ -797,7 +824,12 @@ launch_doctor_run (struct rdind_conf *conf, bool json, bool prepared_userns, FIL
   check_proc (&r, userns_ok);
   check_tun (&r);
   if (strcmp (conf->net, "pasta") == 0)
-    check_version (&r, "pasta", conf->pasta, "apt-get install passt (or set launcher.pasta)");
+    {
+      struct launch_doctor_verdict v;
+      check_version (&r, "pasta", conf->pasta, "apt-get install passt (or set launcher.pasta)");
+      launch_doctor_pasta_wmem (tcp_wmem_max (), &v);
+      report_verdict (&r, "tcp_wmem", &v);
+    }
   else
     check_version (&r, "slirp4netns", conf->slirp4netns, "apt-get install slirp4netns");
   check_version (&r, "dockerd", conf->dockerd, "apt-get install docker.io (or set launcher.dockerd)");

@@ -303,6 +303,13 @@ struct launch_proc_facts
 };
 void launch_doctor_proc (const struct launch_proc_facts *f, struct launch_doctor_verdict *v);
 
+/* net = pasta: pasta's egress stalls on retransmissions while the maximum
+ * of the host's net.ipv4.tcp_wmem (WMEM_MAX; -1 unreadable), the ceiling of
+ * its own sockets' send buffers, is below LAUNCH_PASTA_WMEM_MIN (README,
+ * "Published ports"). */
+#define LAUNCH_PASTA_WMEM_MIN (16L * 1024 * 1024)
+void launch_doctor_pasta_wmem (long wmem_max, struct launch_doctor_verdict *v);
+
 /* What runc (under dockerd) decides from: /sys/fs/cgroup a cgroup2 file
  * system means v2; anything else means v1, which needs cgroup v1 mounts in
  * /proc/self/mountinfo that can be reached (a mount shadowed by a later

@@ -113,7 +113,21 @@ chmod 666 /dev/net/tun
 # a missing pasta is a FAIL with the package to install, from doctor and
 # from launch alike.
 rc=0; RDIND_TEST_ENV="$RDIND_TEST_ENV RDIND_LAUNCHER_NET=pasta" as_user "$RDIND" doctor >"$T/pasta.out" 2>&1 || rc=$?
-check "net = pasta: doctor checks pasta (exit $rc)" sh -c "[ $rc = 0 ] && grep -q '^OK   pasta' '$T/pasta.out' && ! grep -q 'slirp4netns' '$T/pasta.out'"
+check "net = pasta: doctor checks pasta (exit $rc)" sh -c "[ $rc = 0 ] && grep -q '^OK   pasta' '$T/pasta.out' && ! grep -q '^[A-Z]* *slirp4netns' '$T/pasta.out'"
+# pasta's egress stalls below a 16 MiB ceiling of net.ipv4.tcp_wmem (README,
+# "Published ports"): doctor reads it in the network namespace it runs in,
+# here one of the test's own where the test sets it (the host's stays).
+NSW=rdw$$
+ip netns add "$NSW" || fail "ip netns add"
+on_exit "ip netns del $NSW"
+for max in 4194304 16777216; do
+    ip netns exec "$NSW" sysctl -q -w net.ipv4.tcp_wmem="4096 16384 $max" || fail "tcp_wmem in $NSW"
+    AS_USER_WRAP="ip netns exec $NSW" RDIND_TEST_ENV="$RDIND_TEST_ENV RDIND_LAUNCHER_NET=pasta" \
+        as_user "$RDIND" doctor >"$T/wmem-$max.out" 2>&1
+done
+check "net = pasta, tcp_wmem ceiling 4 MiB: doctor WARNs with the sysctl and slirp4netns as fixes" sh -c \
+    "grep -q '^WARN tcp_wmem .*maximum at 4194304' '$T/wmem-4194304.out' && grep -q \"fix: .*sysctl -w net.ipv4.tcp_wmem='4096 16384 16777216'.*slirp4netns\" '$T/wmem-4194304.out'"
+check "net = pasta, tcp_wmem ceiling 16 MiB: doctor says OK" grep -q '^OK   tcp_wmem .*16777216' "$T/wmem-16777216.out"
 rc=0; RDIND_TEST_ENV="$RDIND_TEST_ENV RDIND_LAUNCHER_NET=pasta RDIND_LAUNCHER_PASTA=/nonexistent/pasta" \
     as_user "$RDIND" doctor >"$T/nopasta.out" 2>&1 || rc=$?
 check "net = pasta, no pasta: doctor FAILs with the fix (exit $rc)" sh -c \

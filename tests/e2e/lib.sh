@@ -102,9 +102,10 @@ fix_tun () {
     chmod 666 /dev/net/tun
 }
 
-# as_user CMD... : runs CMD as the test user with a clean login-like env.
+# as_user CMD... : runs CMD as the test user with a clean login-like env
+# (under $AS_USER_WRAP, e.g. `ip netns exec NS`, when set).
 as_user () {
-    setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
+    ${AS_USER_WRAP:-} setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
         env -i PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME="$E2E_HOME" \
         USER="$E2E_USER" LOGNAME="$E2E_USER" XDG_RUNTIME_DIR="$E2E_RUNDIR" \
         ${RDIND_TEST_ENV:-} "$@"

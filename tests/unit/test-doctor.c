@@ -404,6 +404,24 @@ test_cgroup (void)
   }
 }
 
+static void
+test_pasta_wmem (void)
+{
+  struct launch_doctor_verdict v;
+
+  launch_doctor_pasta_wmem (4194304, &v);
+  ok (v.status == LAUNCH_DOCTOR_WARN && has (v.detail, "4194304") && has (v.fix, "16777216")
+          && has (v.fix, "slirp4netns"),
+      "tcp_wmem: WARN at Linux's default 4 MiB ceiling, naming the sysctl and slirp4netns");
+  launch_doctor_verdict_release (&v);
+  launch_doctor_pasta_wmem (16777216, &v);
+  ok (v.status == LAUNCH_DOCTOR_OK && v.fix == NULL, "tcp_wmem: OK at 16 MiB");
+  launch_doctor_verdict_release (&v);
+  launch_doctor_pasta_wmem (-1, &v);
+  ok (v.status == LAUNCH_DOCTOR_OK && has (v.detail, "not checked"), "tcp_wmem: unreadable is not a warning");
+  launch_doctor_verdict_release (&v);
+}
+
 int
 main (void)
 {
@@ -411,5 +429,6 @@ main (void)
   test_idmap ();
   test_proc ();
   test_cgroup ();
+  test_pasta_wmem ();
   return done_testing ();
 }
