@@ -1,7 +1,8 @@
 #!/bin/bash
 # bench-egress-wmem.sh [SECONDS [ROUNDS]]: egress from a bare network
-# namespace (no dockerd) through slirp4netns, Debian 12's pasta and Debian
-# 13's pasta, to an iperf3 server on the host's loopback, at the host's
+# namespace (no dockerd) through slirp4netns, Debian 12's pasta, Debian
+# 13's pasta and trixie-backports' pasta (a 2026 snapshot, fetched once
+# into the cache; BENCH_PASTA_BPO=0 leaves it out), to an iperf3 server on the host's loopback, at the host's
 # net.ipv4.tcp_wmem as it is and then with its maximum raised to 16 MiB
 # (restored at exit).  Each side runs ROUNDS times (default 3, interleaved)
 # and the median is shown, with iperf3's retransmission count and the
@@ -24,6 +25,7 @@ fix_tun
 on_exit kill_user_procs
 kill_user_procs
 anchor13_pasta
+[ "${BENCH_PASTA_BPO:-1}" = 0 ] || anchor13_pasta_bpo
 
 PORT=$(free_port)
 iperf3 -s -B 127.0.0.1 -p "$PORT" -D || fail "iperf3 server on 127.0.0.1:$PORT"
@@ -75,6 +77,10 @@ for max in "$w2" 16777216; do
         echo "$setting|pasta (Debian 12)|$r" >>"$T/egress.txt"
         r=$(pasta_side "$A13_PASTA") || fail "pasta side (Debian 13)"
         echo "$setting|pasta (Debian 13)|$r" >>"$T/egress.txt"
+        if [ -n "${A13_PASTA_BPO:-}" ]; then
+            r=$(pasta_side "$A13_PASTA_BPO") || fail "pasta side (trixie-backports)"
+            echo "$setting|pasta (trixie-backports)|$r" >>"$T/egress.txt"
+        fi
     done
 done
 

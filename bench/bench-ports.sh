@@ -27,6 +27,9 @@
 #   root (bench/lib-anchor.sh) through that root's dynamic loader.
 #   BENCH_TRIXIE_PASTA=0 leaves that side out; BENCH_PORTS=0 measures
 #   egress only.
+# BENCH_RDIND_B=PATH adds "rdind native (B)": the same side as "rdind
+#   native" with another build's rdind (an A/B of a change in one run), and
+#   its ratios.
 # BENCH_TCP_WMEM_MAX=BYTES sets the host's net.ipv4.tcp_wmem maximum for
 #   the run (every side alike; restored at exit): pasta's egress follows it
 #   (README, "Published ports").
@@ -180,6 +183,7 @@ fi
 for round in $(seq "$ROUNDS"); do
     echo "# round $round of $ROUNDS"
     rdind_side "rdind native" slirp4netns native "rdind slirp4netns"
+    [ -z "${BENCH_RDIND_B:-}" ] || RDIND=$BENCH_RDIND_B rdind_side "rdind native (B)" slirp4netns native ""
     rdind_side "rdind native + pasta" pasta native "rdind pasta"
     [ -z "$PASTA13" ] || rdind_side "rdind native + pasta 13" pasta native "rdind pasta (Debian 13)" "$PASTA13"
     [ "${BENCH_PORTS:-1}" = 0 ] || rdind_side "rdind slirp4netns driver" slirp4netns slirp4netns ""
@@ -235,13 +239,15 @@ def load(path):
 ports, egress = load(sys.argv[1]), load(sys.argv[2])
 pairs = [("rdind native", a) for a in ("rootlesskit 1.1 builtin", "rootlesskit 2.0 (a) builtin",
                                        "rootlesskit 2.0 (b) builtin", "docker-proxy (rootful)")]
+pairs += [("rdind native (B)", a) for a in ("rdind native", "rootlesskit 2.0 (a) builtin", "rootlesskit 2.0 (b) builtin")]
 pairs += [("rdind native, dockerd 26", a) for a in ("rootlesskit 2.0 (a) builtin", "rootlesskit 2.0 (b) builtin")]
 for r, a in pairs:
     if r in ports and a in ports and min(ports[a][:3]) > 0:
         (ru, rd, rl), (au, ad, al) = ports[r][:3], ports[a][:3]
-        target = "target >= 1.0x" if a.startswith("docker-proxy") else "target >= 1.2x"
-        print("%s / %s: upload %.2fx, download %.2fx (%s), request p50 %.2fx (target <= 0.9x)"
-              % (r, a, ru / au, rd / ad, target, rl / al))
+        target = ("target >= 1.0x" if a.startswith("docker-proxy") else
+                  "A/B" if a == "rdind native" else "target >= 1.2x")
+        print("%s / %s: upload %.2fx, download %.2fx (%s), request p50 %.2fx%s"
+              % (r, a, ru / au, rd / ad, target, rl / al, "" if target == "A/B" else " (target <= 0.9x)"))
 es = egress.get("rdind slirp4netns", [0])[0]
 for name in ("rdind pasta", "rdind pasta (Debian 13)"):
     if name in egress and es > 0:

@@ -15,10 +15,14 @@
 #   rdind direct, dockerd 26
 #                   rdind against the same dockerd 26.1.5, from that root
 #   rootful         dockerd as root (the ceiling)
-# rootlesskit 2's --detach-netns (dockerd's own traffic off slirp4netns) is
-# not among them: it needs a dockerd-rootless.sh and a dockerd that know it
-# (docker 29's script sets DOCKERD_ROOTLESS_ROOTLESSKIT_DETACH_NETNS), and
-# Debian 13's 26.1.5 script has no such setting.
+#   rootlesskit 2.0 --detach-netns
+#                   the same with rootlesskit's --detach-netns: dockerd in
+#                   the host's network namespace, so its pulls skip
+#                   slirp4netns (the path docker 29.5's dockerd-rootless.sh
+#                   takes by default).  dockerd 26 cannot keep its networks
+#                   in the detached namespace (moby#47103 is docker 29.5),
+#                   so this one runs with --bridge=none, no iptables, no ip_forward:
+#                   a pull-path measurement, not a usable daemon.
 # The registry is Debian's docker-registry in a network namespace this bench
 # creates (198.18.5.2 behind a veth pair): nothing leaves the machine.  Not
 # part of `make check`.
@@ -110,6 +114,15 @@ if [ "${BENCH_ANCHOR13:-1}" != 0 ]; then
     dump_on_fail "$U/rk13/log"
     wait_for 90 docker version >/dev/null 2>&1 || fail "rootlesskit 2.0.2: not ready (see $U/rk13/log)"
     H_RK13=$DOCKER_HOST
+    mkdir -p "$U/rk13d"
+    A13_PID_A=$A13_PID
+    anchor13_start detach "$U/rk13d" --insecure-registry "$REG" --bridge=none --iptables=false --ip6tables=false --ip-forward=false --ip-masq=false
+    A13_PID_D=$A13_PID
+    on_exit "kill -TERM $A13_PID_D 2>/dev/null"
+    dump_on_fail "$U/rk13d/log"
+    wait_for 90 docker version >/dev/null 2>&1 || fail "rootlesskit 2.0.2 --detach-netns: not ready (see $U/rk13d/log)"
+    A13_PID=$A13_PID_A
+    H_RK13D=$DOCKER_HOST
 fi
 # The ceiling: rootful dockerd, no bridge, no iptables changes.
 outer_start --iptables=false --insecure-registry "$REG"
@@ -121,12 +134,14 @@ for r in $(seq "$ROUNDS"); do
     if [ -n "${H_RK13:-}" ]; then
         pull "rdind direct, dockerd 26" "$H_DIRECT26" "$r"
         pull "rootlesskit 2.0.2 (slirp4netns, dockerd 26)" "$H_RK13" "$r"
+        pull "rootlesskit 2.0.2 --detach-netns (dockerd 26)" "$H_RK13D" "$r"
     fi
     pull "rootful dockerd" "$H_ROOTFUL" "$r"
 done
 pp=$(pgrep -u "$E2E_USER" -x rdind-pullproxy | head -1)
 [ -z "$pp" ] || echo "# rdind-pullproxy RSS after the pulls: $(awk '/VmRSS/ {print $2, $3}' "/proc/$pp/status")"
 outer_stop
+[ -z "${A13_PID_D:-}" ] || kill -TERM "$A13_PID_D" 2>/dev/null
 
 size=$(curl -sf -H 'Accept: application/vnd.docker.distribution.manifest.v2+json' "http://$REG/v2/pull/manifests/1" |
     python3 -c 'import json,sys; print(sum(l["size"] for l in json.load(sys.stdin)["layers"]))')
@@ -154,4 +169,7 @@ print("rdind direct vs rdind slirp: %.2fx the time" % (med["rdind direct"] / med
 if rk2:
     print("rdind direct, dockerd 26 vs rootlesskit 2.0.2 (same dockerd): %.2fx the time"
           % (med["rdind direct, dockerd 26"] / med[rk2]))
+rkd = "rootlesskit 2.0.2 --detach-netns (dockerd 26)"
+if rkd in med:
+    print("rdind direct, dockerd 26 vs %s: %.2fx the time" % (rkd, med["rdind direct, dockerd 26"] / med[rkd]))
 PY

@@ -36,6 +36,8 @@
 #     default  dockerd-rootless.sh's own defaults, nothing set: in 26.1.5
 #              slirp4netns when installed (else vpnkit), MTU 65520, builtin
 #              port driver.  So (a) and (b) differ in the MTU only.
+#     detach   (a) plus rootlesskit's --detach-netns; dockerd 26 needs
+#              --bridge=none --iptables=false then (bench-pull only).
 #   Extra rootlesskit flags go in A13_FLAGS (e.g. -p for a published port).
 # anchor13_stop            SIGTERM to rootlesskit's parent, which stops
 #                          dockerd; waits until no process of the bench
@@ -145,6 +147,37 @@ anchor13_pasta () {
     A13_PASTA=$T/pasta13
 }
 
+# anchor13_pasta_bpo: A13_PASTA_BPO, the same for the passt of
+# trixie-backports (a 2026 snapshot), fetched once into the cache with the
+# trixie root's apt and unpacked beside it; runs with the trixie root's
+# loader as anchor13_pasta's does.
+anchor13_pasta_bpo () {
+    [ -n "${A13_PASTA_BPO:-}" ] && return 0
+    anchor13_pasta
+    local deb d=$T/passt-bpo
+    deb=$(ls "$A13_CACHE"/passt_*bpo13*_amd64.deb 2>/dev/null | tail -1)
+    if [ -z "$deb" ]; then
+        cp /etc/resolv.conf "$A13R/etc/resolv.conf"
+        echo "deb http://deb.debian.org/debian trixie-backports main" >"$A13R/etc/apt/sources.list.d/bpo.list"
+        chroot "$A13R" sh -c 'apt-get update -q && cd /tmp && apt-get download -q passt/trixie-backports' \
+            >"$T/bpo-apt.log" 2>&1 || fail "fetching passt from trixie-backports (see $T/bpo-apt.log)"
+        rm -f "$A13R/etc/apt/sources.list.d/bpo.list"; : >"$A13R/etc/resolv.conf"
+        deb=$(ls "$A13R"/tmp/passt_*bpo13*_amd64.deb | tail -1)
+        cp "$deb" "$A13_CACHE/" || fail "caching $deb"
+        deb=$A13_CACHE/$(basename "$deb")
+    fi
+    mkdir -p "$d" && dpkg-deb -x "$deb" "$d" || fail "unpacking $deb"
+    chmod -R o+rX "$d"
+    local prog=$d/usr/bin/pasta
+    grep -qw avx2 /proc/cpuinfo && [ -x "$prog.avx2" ] && prog=$prog.avx2
+    printf '#!/bin/sh\nexec %s --library-path %s --argv0 pasta %s "$@"\n' "$T/ld-trixie.avx2" \
+        "$A13R/usr/lib/x86_64-linux-gnu" "$prog" >"$T/pasta13bpo"
+    chmod 755 "$T/pasta13bpo"
+    as_user "$T/pasta13bpo" --help >/dev/null 2>&1 || fail "trixie-backports' pasta does not run through $T/pasta13bpo"
+    echo "# trixie-backports' pasta: $(basename "$deb")"
+    A13_PASTA_BPO=$T/pasta13bpo
+}
+
 anchor13_as_user () {
     anchor13_exec setpriv --reuid="$E2E_UID" --regid="$(id -g "$E2E_USER")" --init-groups -- \
         env -i PATH="$A13_PATH" HOME="$E2E_HOME" USER="$E2E_USER" LOGNAME="$E2E_USER" \
@@ -157,7 +190,15 @@ anchor13_start () {
     case $setup in
         dind) env="DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=1500 DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin" ;;
         default) env= ;;
-        *) fail "anchor13_start: unknown setup '$setup' (dind or default)" ;;
+        # (a) with rootlesskit 2's --detach-netns: dockerd runs in the
+        # host's network namespace and slirp4netns serves a namespace
+        # rootlesskit keeps apart.  dockerd 26 cannot put its networks in
+        # that namespace (docker 29.5 can: moby#47103), so the caller gives
+        # it --bridge=none --iptables=false: only its own traffic (pull,
+        # push) is measured, which is the path docker 29's default takes.
+        detach) env="DOCKERD_ROOTLESS_ROOTLESSKIT_NET=slirp4netns DOCKERD_ROOTLESS_ROOTLESSKIT_MTU=1500 DOCKERD_ROOTLESS_ROOTLESSKIT_PORT_DRIVER=builtin"
+            local A13_FLAGS="${A13_FLAGS:+$A13_FLAGS }--detach-netns" ;;
+        *) fail "anchor13_start: unknown setup '$setup' (dind, default or detach)" ;;
     esac
     mkdir -p "$st/run" "$st/home" && chown -R "$E2E_USER": "$st" && chmod 700 "$st/run"
     RDIND_TEST_ENV="XDG_RUNTIME_DIR=$st/run HOME=$st/home $env" \
