@@ -257,9 +257,20 @@ main (void)
     /* 16 MiB of budget, 192 KiB above the default per 256 KiB pipe. */
     int budget = (16 << 20) / ((256 - 64) << 10);
     ok (up && all == 2 * K, "two pipes per connection (%d for %d connections)", all, K);
-    ok (big == budget && size == 256 << 10,
-        "%d pipes at %d KiB (want %d at 256 KiB), the other %d at the default", big, size >> 10,
-        budget, all - big);
+    /* An unprivileged account cannot grow a pipe past fs.pipe-max-size. */
+    FILE *pm = fopen ("/proc/sys/fs/pipe-max-size", "r");
+    long max = 0;
+    if (pm == NULL || fscanf (pm, "%ld", &max) != 1)
+      max = 0;
+    if (pm)
+      fclose (pm);
+    bool can_grow = geteuid () == 0 || max >= 256 << 10;
+    if (can_grow)
+      ok (big == budget && size == 256 << 10,
+          "%d pipes at %d KiB (want %d at 256 KiB), the other %d at the default", big, size >> 10,
+          budget, all - big);
+    else
+      ok (1, "pipes at 256 KiB # SKIP fs.pipe-max-size is %ld here, below 256 KiB", max);
     for (int i = 0; i < K; i++)
       accepted[i] = accept (backend, NULL, NULL);
     for (int i = 0; i < K; i++)
@@ -269,7 +280,10 @@ main (void)
     want = 2;
     up = wait_until (pipes_are, &want);
     pipes (&all, &big, &size);
-    ok (up && big == 2, "a connection after them gets large pipes again (%d of %d)", big, all);
+    if (can_grow)
+      ok (up && big == 2, "a connection after them gets large pipes again (%d of %d)", big, all);
+    else
+      ok (1, "large pipes again # SKIP fs.pipe-max-size is %ld here, below 256 KiB", max);
     int a = accept (backend, NULL, NULL);
     close (c);
     close (a);
