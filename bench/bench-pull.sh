@@ -121,6 +121,11 @@ if [ "${BENCH_ANCHOR13:-1}" != 0 ]; then
     on_exit "kill -TERM $A13_PID_D 2>/dev/null"
     dump_on_fail "$U/rk13d/log"
     wait_for 90 docker version >/dev/null 2>&1 || fail "rootlesskit 2.0.2 --detach-netns: not ready (see $U/rk13d/log)"
+    # What is measured: that dockerd (the account's newest) sits in the
+    # host's network namespace.
+    dpid=$(pgrep -n -u "$E2E_USER" -x dockerd)
+    [ -n "$dpid" ] && [ "$(readlink "/proc/$dpid/ns/net")" = "$(readlink /proc/self/ns/net)" ] ||
+        fail "rootlesskit 2.0.2 --detach-netns: dockerd ($dpid) is not in the host's network namespace"
     A13_PID=$A13_PID_A
     H_RK13D=$DOCKER_HOST
 fi

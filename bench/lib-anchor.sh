@@ -128,37 +128,42 @@ anchor13_exec () {
         exec "$@"' sh "$A13R" "$binds" "$PWD" "$@"
 }
 
-# anchor13_pasta: A13_PASTA, a wrapper that runs Debian 13's pasta from the
-# trixie root with that root's loader (it needs Debian 13's libc), for the
+# a13_pasta_wrapper DIR OUT WHAT: OUT runs DIR/usr/bin/pasta with the
+# trixie root's loader (Debian 13's pasta needs Debian 13's libc), for the
 # host's test user.  The loader's copy ends in ".avx2": pasta re-execs
 # /proc/self/exe + ".avx2" on AVX2 machines unless that name already ends
 # so, and here /proc/self/exe is the loader.
+a13_pasta_wrapper () {
+    local prog=$1/usr/bin/pasta
+    grep -qw avx2 /proc/cpuinfo && [ -x "$prog.avx2" ] && prog=$prog.avx2
+    [ -x "$T/ld-trixie.avx2" ] || cp "$A13R/lib64/ld-linux-x86-64.so.2" "$T/ld-trixie.avx2"
+    printf '#!/bin/sh\nexec %s --library-path %s --argv0 pasta %s "$@"\n' "$T/ld-trixie.avx2" \
+        "$A13R/usr/lib/x86_64-linux-gnu" "$prog" >"$2"
+    chmod 755 "$T/ld-trixie.avx2" "$2"
+    as_user "$2" --help >/dev/null 2>&1 || fail "$3 does not run through $2"
+    echo "# $3: $prog"
+}
+
+# anchor13_pasta: A13_PASTA, the wrapper for the trixie root's own pasta.
 anchor13_pasta () {
     [ -n "${A13_PASTA:-}" ] && return 0
     anchor13_root
-    local prog=$A13R/usr/bin/pasta
-    grep -qw avx2 /proc/cpuinfo && [ -x "$prog.avx2" ] && prog=$prog.avx2
-    cp "$A13R/lib64/ld-linux-x86-64.so.2" "$T/ld-trixie.avx2"
-    printf '#!/bin/sh\nexec %s --library-path %s --argv0 pasta %s "$@"\n' "$T/ld-trixie.avx2" \
-        "$A13R/usr/lib/x86_64-linux-gnu" "$prog" >"$T/pasta13"
-    chmod 755 "$T/ld-trixie.avx2" "$T/pasta13"
-    as_user "$T/pasta13" --help >/dev/null 2>&1 || fail "Debian 13's pasta does not run through $T/pasta13"
-    echo "# Debian 13's pasta: $(chroot "$A13R" dpkg-query -W -f '${Version}' passt) ($prog)"
+    a13_pasta_wrapper "$A13R" "$T/pasta13" \
+        "Debian 13's pasta $(chroot "$A13R" dpkg-query -W -f '${Version}' passt)"
     A13_PASTA=$T/pasta13
 }
 
 # anchor13_pasta_bpo: A13_PASTA_BPO, the same for the passt of
 # trixie-backports (a 2026 snapshot), fetched once into the cache with the
-# trixie root's apt and unpacked beside it; runs with the trixie root's
-# loader as anchor13_pasta's does.
+# trixie root's apt and unpacked beside it.
 anchor13_pasta_bpo () {
     [ -n "${A13_PASTA_BPO:-}" ] && return 0
-    anchor13_pasta
+    anchor13_root
     local deb d=$T/passt-bpo
     deb=$(ls "$A13_CACHE"/passt_*bpo13*_amd64.deb 2>/dev/null | tail -1)
     if [ -z "$deb" ]; then
         cp /etc/resolv.conf "$A13R/etc/resolv.conf"
-        echo "deb http://deb.debian.org/debian trixie-backports main" >"$A13R/etc/apt/sources.list.d/bpo.list"
+        echo "deb $A13_MIRROR trixie-backports main" >"$A13R/etc/apt/sources.list.d/bpo.list"
         chroot "$A13R" sh -c 'apt-get update -q && cd /tmp && apt-get download -q passt/trixie-backports' \
             >"$T/bpo-apt.log" 2>&1 || fail "fetching passt from trixie-backports (see $T/bpo-apt.log)"
         rm -f "$A13R/etc/apt/sources.list.d/bpo.list"; : >"$A13R/etc/resolv.conf"
@@ -168,13 +173,7 @@ anchor13_pasta_bpo () {
     fi
     mkdir -p "$d" && dpkg-deb -x "$deb" "$d" || fail "unpacking $deb"
     chmod -R o+rX "$d"
-    local prog=$d/usr/bin/pasta
-    grep -qw avx2 /proc/cpuinfo && [ -x "$prog.avx2" ] && prog=$prog.avx2
-    printf '#!/bin/sh\nexec %s --library-path %s --argv0 pasta %s "$@"\n' "$T/ld-trixie.avx2" \
-        "$A13R/usr/lib/x86_64-linux-gnu" "$prog" >"$T/pasta13bpo"
-    chmod 755 "$T/pasta13bpo"
-    as_user "$T/pasta13bpo" --help >/dev/null 2>&1 || fail "trixie-backports' pasta does not run through $T/pasta13bpo"
-    echo "# trixie-backports' pasta: $(basename "$deb")"
+    a13_pasta_wrapper "$d" "$T/pasta13bpo" "trixie-backports' pasta ($(basename "$deb"))"
     A13_PASTA_BPO=$T/pasta13bpo
 }
 
