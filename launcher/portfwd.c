@@ -317,17 +317,16 @@ conn_ready (struct launch_fwd *f, struct conn *c)
           return;
         }
       /* A refused resize (pipe-max-size, the account's pipe pages) keeps
-       * the default capacity, which works, only slower. */
-      c->d[i].cap = PIPE_CAP;
+       * the capacity the pipe was made with, which works, only slower.
+       * That is read back, not assumed: past pipe-user-pages-soft the
+       * kernel makes pipes of 2 pages, and a pipe believed larger than it
+       * is would keep its source "readable" to us while it is full. */
       if (f->big_pipes + (PIPE_BIG - PIPE_CAP) <= PIPE_BUDGET)
-        {
-          int got = fcntl (c->d[i].pipe[1], F_SETPIPE_SZ, PIPE_BIG);
-          if (got > PIPE_CAP)
-            {
-              c->d[i].cap = (size_t) got;
-              f->big_pipes += c->d[i].cap - PIPE_CAP;
-            }
-        }
+        fcntl (c->d[i].pipe[1], F_SETPIPE_SZ, PIPE_BIG);
+      int got = fcntl (c->d[i].pipe[1], F_GETPIPE_SZ);
+      c->d[i].cap = got > 0 ? (size_t) got : 4096;
+      if (c->d[i].cap > PIPE_CAP)
+        f->big_pipes += c->d[i].cap - PIPE_CAP;
     }
   c->connected = true;
   if (pump (c, 0) < 0 || pump (c, 1) < 0)
