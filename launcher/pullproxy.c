@@ -52,7 +52,6 @@
 #define HEAD_MAX 16384
 #define HEAD_TIMEOUT_MS 10000
 #define CONNECT_TIMEOUT_MS 20000
-#define PIPE_CAP (64 * 1024)
 #define PULL_MAX_CONNS 128
 
 /* --- pure parts (tests/unit/test-pullproxy.c) ------------------------------ */
@@ -425,6 +424,7 @@ connect_to (const struct addrinfo *ai)
 struct flow
 {
   int pipe[2];
+  size_t cap; /* the pipe's capacity, read back (portfwd.c says why) */
   size_t pending;
   bool eof, shut;
   uint64_t bytes;
@@ -437,9 +437,9 @@ pump (struct flow *f, int src, int dst)
   for (;;)
     {
       bool moved = false;
-      if (!f->eof && f->pending < PIPE_CAP)
+      if (!f->eof && f->pending < f->cap)
         {
-          ssize_t n = splice (src, NULL, f->pipe[1], NULL, PIPE_CAP - f->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+          ssize_t n = splice (src, NULL, f->pipe[1], NULL, f->cap - f->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
           if (n > 0)
             f->pending += (size_t) n, f->bytes += (uint64_t) n, moved = true;
           else if (n == 0)
@@ -474,8 +474,12 @@ static void
 relay (int c, int u, struct flow f[2])
 {
   for (int i = 0; i < 2; i++)
-    if (pipe2 (f[i].pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-      return;
+    {
+      if (pipe2 (f[i].pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+        return;
+      int got = fcntl (f[i].pipe[1], F_GETPIPE_SZ);
+      f[i].cap = got > 0 ? (size_t) got : 4096;
+    }
   fcntl (c, F_SETFL, fcntl (c, F_GETFL) | O_NONBLOCK);
   for (;;)
     {
@@ -486,7 +490,7 @@ relay (int c, int u, struct flow f[2])
       struct pollfd p[2] = { { c, 0, 0 }, { u, 0, 0 } };
       for (int i = 0; i < 2; i++)
         {
-          if (!f[i].eof && f[i].pending < PIPE_CAP)
+          if (!f[i].eof && f[i].pending < f[i].cap)
             p[i].events |= POLLIN;
           if (f[i].pending)
             p[1 - i].events |= POLLOUT;
@@ -712,7 +716,7 @@ serve (int c, const char *expect, const struct launch_pull_upstream *ups)
    * TLS hello of a client that did not wait for our 200. */
   if (ok && len > head_len)
     ok = write_all (u, buf + head_len, len - head_len);
-  struct flow f[2] = { { { -1, -1 }, 0, false, false, 0 }, { { -1, -1 }, 0, false, false, 0 } };
+  struct flow f[2] = { { .pipe = { -1, -1 } }, { .pipe = { -1, -1 } } };
   f[0].bytes = len - head_len;
   if (ok)
     relay (c, u, f);

@@ -1,7 +1,7 @@
 # Test harness shared by every subsystem; each subsystem's local.mk adds its
 # own unit tests (TAP C programs) and end-to-end scripts (tests/e2e/*.sh).
 EXTRA_DIST += tests/e2e/lib.sh tests/e2e/clients-lib.sh tests/run-all.sh tests/deps.sh contrib/sandbox.sh
-noinst_HEADERS = tests/unit/tap.h
+noinst_HEADERS = tests/unit/tap.h tests/unit/splice-pipes.h
 
 # The CLI and configuration test needs neither root nor dockerd.
 TESTS += tests/e2e/cli.sh

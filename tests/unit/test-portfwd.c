@@ -10,7 +10,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <netinet/in.h>
-#include <netinet/tcp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -18,7 +17,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <grp.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -26,6 +24,7 @@
 #include <unistd.h>
 
 #include "launch-int.h"
+#include "splice-pipes.h"
 #include "tap.h"
 #include "util.h"
 
@@ -60,41 +59,6 @@ connections (void)
   size_t n = launch_fwd_connections (fwd);
   pthread_mutex_unlock (&fwd_lock);
   return n;
-}
-
-static int
-listen_any (int *port)
-{
-  struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-  socklen_t l = sizeof a;
-  int s = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s < 0 || bind (s, (struct sockaddr *) &a, l) < 0 || listen (s, 1024) < 0
-      || getsockname (s, (struct sockaddr *) &a, &l) < 0)
-    {
-      perror ("listen");
-      exit (99);
-    }
-  *port = ntohs (a.sin_port);
-  return s;
-}
-
-/* A client of 127.0.0.1:PORT; MSS > 0 makes it send segments of that size,
- * as one across a network would (loopback's are up to 64 KiB). */
-static int
-dial_mss (int port, int mss)
-{
-  struct sockaddr_in a = { .sin_family = AF_INET,
-                           .sin_port = htons (port),
-                           .sin_addr.s_addr = htonl (INADDR_LOOPBACK) };
-  int s = socket (AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  if (s >= 0 && mss > 0)
-    setsockopt (s, IPPROTO_TCP, TCP_MAXSEG, &mss, sizeof mss);
-  if (s < 0 || connect (s, (struct sockaddr *) &a, sizeof a) < 0)
-    {
-      perror ("connect");
-      exit (99);
-    }
-  return s;
 }
 
 static int
@@ -241,27 +205,12 @@ small_pipes_child (void)
   {
     TOTAL = 8 << 20
   };
-  FILE *pm = fopen ("/proc/sys/fs/pipe-max-size", "r");
-  long max = 0;
-  int sv[2], backend_port, port, p[2], rc = 0;
+  int sv[2], backend_port, port, rc = 0;
   char *why = NULL;
   pthread_t th;
 
-  if (pm == NULL || fscanf (pm, "%ld", &max) != 1)
+  if (exhaust_pipe_pages () != 0)
     return 77;
-  fclose (pm);
-  if (setgroups (0, NULL) < 0 || setgid (65534) < 0 || setuid (65534) < 0)
-    return 77;
-  for (int n = 0; n < 2000; n++)
-    if (pipe2 (p, O_CLOEXEC) < 0)
-      return 77;
-    else if (fcntl (p[1], F_SETPIPE_SZ, max) < 0)
-      break;
-  if (pipe2 (p, O_CLOEXEC) < 0 || fcntl (p[1], F_GETPIPE_SZ) > 16384)
-    return 77;
-  close (p[0]);
-  close (p[1]);
-
   int backend = listen_any (&backend_port);
   if (start_forwarder (sv, backend_port, &port, &why) < 0)
     return 77;
@@ -269,44 +218,26 @@ small_pipes_child (void)
   wakeups = 0;
   pthread_create (&th, NULL, fwd_loop, NULL);
   int c = dial_mss (port, 1200), a = accept (backend, NULL, NULL);
-  unsigned char *out = malloc (TOTAL), *in = malloc (TOTAL);
-  size_t sent = 0, got = 0;
-  for (size_t i = 0; i < TOTAL; i++)
-    out[i] = (unsigned char) (i * 40503u >> 7);
-  fcntl (c, F_SETFL, O_NONBLOCK);
-  struct timespec t0, t1;
-  clock_gettime (CLOCK_MONOTONIC, &t0);
-  /* More than the sockets' buffers hold, so the forwarder must wait for the
-   * container, which reads 32 KiB a millisecond. */
-  for (int rounds = 0; got < TOTAL && rounds < 20000; rounds++)
-    {
-      ssize_t n;
-      while (sent < TOTAL && (n = write (c, out + sent, TOTAL - sent)) > 0)
-        sent += (size_t) n;
-      struct pollfd pa = { a, POLLIN, 0 };
-      if (poll (&pa, 1, 100) == 1 && (n = read (a, in + got, 32768)) > 0)
-        got += (size_t) n;
-      usleep (1000);
-    }
-  clock_gettime (CLOCK_MONOTONIC, &t1);
-  long wall_ms = (t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000;
+  long wall_ms;
+  bool same = fast_to_slow (c, a, TOTAL, &wall_ms);
   long w = wakeups;
   stop = true;
   pthread_join (th, NULL);
-  int all, big, size = 0, small_pipes = 0;
-  pipes_scan (&all, &big, &size, false);
-  /* The forwarder's two are the newest pipes; the fillers are large. */
+  int small_pipes = 0;
+  /* The forwarder's two and the last filler, whose resize was refused. */
   for (int fd = 0; fd < 4096; fd++)
     {
       int sz = fcntl (fd, F_GETPIPE_SZ);
       small_pipes += sz > 0 && sz <= 16384;
     }
-  diag ("small pipes: %zu of %d bytes through in %ld ms, %ld forwarder wakeups, %ld ms of its CPU, %d "
+  diag ("small pipes: %d bytes %s in %ld ms, %ld forwarder wakeups, %ld ms of its CPU, %d "
         "descriptors of 2-page pipes",
-        got, TOTAL, wall_ms, w, fwd_cpu_ms, small_pipes);
-  if (got != TOTAL || memcmp (in, out, TOTAL) != 0)
+        TOTAL, same ? "through" : "NOT through", wall_ms, w, fwd_cpu_ms, small_pipes);
+  if (!same)
     rc |= 1;
-  if (fwd_cpu_ms * 4 > wall_ms) /* spinning took half of it here; waiting 5% */
+  /* Waiting, the forwarder woke 28 to 4000 times here (when the container
+   * made room); spinning, 20000 to 76000 times, for 15 to 50% of a core. */
+  if (w > 10000)
     rc |= 2;
   return rc;
 }
@@ -409,30 +340,6 @@ main (void)
   close (sv[0]);
   waitpid (portd, NULL, 0);
 
-  if (geteuid () != 0)
-    {
-      ok (1, "small pipes # SKIP needs root (to become an account it can exhaust)");
-      ok (1, "small pipes # SKIP needs root");
-      return done_testing ();
-    }
-  fflush (stdout);
-  pid_t child = fork ();
-  if (child == 0)
-    {
-      int r = small_pipes_child ();
-      fflush (stdout);
-      _exit (r);
-    }
-  int st = 0;
-  waitpid (child, &st, 0);
-  int rc = WIFEXITED (st) ? WEXITSTATUS (st) : 99;
-  if (rc == 77)
-    {
-      ok (1, "small pipes # SKIP this kernel does not shrink an exhausted account's pipes");
-      ok (1, "small pipes # SKIP");
-      return done_testing ();
-    }
-  ok (rc != 99 && !(rc & 1), "2-page pipes (an account past pipe-user-pages-soft): 512 KiB arrive intact");
-  ok (rc != 99 && !(rc & 2), "2-page pipes: the forwarder waits for the slow side instead of spinning");
+  small_pipes_checks (small_pipes_child, "the forwarder");
   return done_testing ();
 }
