@@ -49,6 +49,35 @@ struct launch_api
 /* The native port driver (portfwd.c).  Owned by the launcher's main loop,
  * which polls launch_fwd_fd() and calls launch_fwd_dispatch() when it is
  * readable (and after the timeout it returns, -1 for none). */
+/* One direction of a splice relay (portfwd.c, pullproxy.c): bytes go from
+ * a source socket to a destination through a pipe, with no copy through
+ * user space; what the pipe holds bounds what is in flight, so a slow
+ * destination stops the source being read.  At the source's EOF, once the
+ * pipe is drained, the destination is shut for writing (half-close). */
+struct launch_splice
+{
+  int pipe[2];    /* { -1, -1 } until launch_splice_open */
+  size_t cap;     /* the pipe's capacity, read back */
+  size_t pending; /* bytes in the pipe */
+  bool eof, shut;
+  uint64_t bytes; /* taken from the source */
+};
+/* Makes the pipe, asking for WANT bytes of capacity (0: the default).  The
+ * capacity is read back, never assumed: past pipe-user-pages-soft the
+ * kernel makes pipes of 2 pages and refuses to grow them, and a pipe
+ * believed larger than it is keeps its full source polled (a busy loop).
+ * -1 (errno) when no pipe could be made. */
+int launch_splice_open (struct launch_splice *d, size_t want);
+/* Moves what it can from SRC to DST; -1 ends the relay. */
+int launch_splice_pump (struct launch_splice *d, int src, int dst);
+/* Whether the source is to be read: no EOF yet and room in the pipe. */
+static inline bool
+launch_splice_wants_src (const struct launch_splice *d)
+{
+  return !d->eof && d->pending < d->cap;
+}
+void launch_splice_close (struct launch_splice *d);
+
 struct launch_fwd;
 struct launch_fwd *launch_fwd_new (int portd_fd, rdind_error_t *err);
 int launch_fwd_fd (const struct launch_fwd *f);

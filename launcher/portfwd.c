@@ -77,19 +77,11 @@ struct listener
   struct listener *next;
 };
 
-struct dir
-{
-  int pipe[2];
-  size_t cap;     /* the pipe's capacity */
-  size_t pending; /* bytes in the pipe */
-  bool eof, shut;
-};
-
 struct conn
 {
   int fd[2]; /* 0: host side, 1: namespace side */
   bool connected;
-  struct dir d[2]; /* d[0]: host -> namespace, d[1]: namespace -> host */
+  struct launch_splice d[2]; /* d[0]: host -> namespace, d[1]: namespace -> host */
   uint32_t events[2];
   struct ref ref[2];
   bool dead; /* closed during this dispatch round, freed at its end */
@@ -204,9 +196,7 @@ conn_free (struct launch_fwd *f, struct conn *c)
       if (c->fd[i] >= 0)
         close (c->fd[i]); /* also leaves the epoll set */
       c->fd[i] = -1;
-      for (int j = 0; j < 2; j++)
-        if (c->d[i].pipe[j] >= 0)
-          close (c->d[i].pipe[j]);
+      launch_splice_close (&c->d[i]);
       if (c->d[i].cap > PIPE_CAP)
         f->big_pipes -= c->d[i].cap - PIPE_CAP;
       c->d[i].cap = 0;
@@ -249,41 +239,7 @@ set_events (struct launch_fwd *f, struct conn *c, int side, uint32_t ev)
 static int
 pump (struct conn *c, int i)
 {
-  struct dir *d = &c->d[i];
-  int src = c->fd[i], dst = c->fd[1 - i];
-
-  for (;;)
-    {
-      bool moved = false;
-      if (!d->eof && d->pending < d->cap)
-        {
-          ssize_t n = splice (src, NULL, d->pipe[1], NULL, d->cap - d->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-          if (n > 0)
-            d->pending += (size_t) n, moved = true;
-          else if (n == 0)
-            d->eof = true;
-          else if (errno != EAGAIN && errno != EINTR)
-            return -1;
-        }
-      while (d->pending > 0)
-        {
-          ssize_t n = splice (d->pipe[0], NULL, dst, NULL, d->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-          if (n > 0)
-            d->pending -= (size_t) n, moved = true;
-          else if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            break;
-          else
-            return -1;
-        }
-      if (d->eof && d->pending == 0 && !d->shut)
-        {
-          /* Half-close: the other side learns this one is done sending. */
-          shutdown (dst, SHUT_WR);
-          d->shut = true;
-        }
-      if (!moved || d->shut)
-        return 0;
-    }
+  return launch_splice_pump (&c->d[i], c->fd[i], c->fd[1 - i]);
 }
 
 /* Interest follows the state: read a source while its pipe has room, wait
@@ -296,7 +252,7 @@ update (struct launch_fwd *f, struct conn *c)
   uint32_t ev[2] = { 0, 0 };
   for (int i = 0; i < 2; i++)
     {
-      if (!c->d[i].eof && c->d[i].pending < c->d[i].cap)
+      if (launch_splice_wants_src (&c->d[i]))
         ev[i] |= EPOLLIN;
       if (c->d[i].pending > 0)
         ev[1 - i] |= EPOLLOUT;
@@ -310,21 +266,13 @@ conn_ready (struct launch_fwd *f, struct conn *c)
 {
   for (int i = 0; i < 2; i++)
     {
-      if (pipe2 (c->d[i].pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+      bool big = f->big_pipes + (PIPE_BIG - PIPE_CAP) <= PIPE_BUDGET;
+      if (launch_splice_open (&c->d[i], big ? PIPE_BIG : 0) < 0)
         {
           log_warn ("port forward: no pipe", "errno=%d", errno);
           conn_free (f, c);
           return;
         }
-      /* A refused resize (pipe-max-size, the account's pipe pages) keeps
-       * the capacity the pipe was made with, which works, only slower.
-       * That is read back, not assumed: past pipe-user-pages-soft the
-       * kernel makes pipes of 2 pages, and a pipe believed larger than it
-       * is would keep its source "readable" to us while it is full. */
-      if (f->big_pipes + (PIPE_BIG - PIPE_CAP) <= PIPE_BUDGET)
-        fcntl (c->d[i].pipe[1], F_SETPIPE_SZ, PIPE_BIG);
-      int got = fcntl (c->d[i].pipe[1], F_GETPIPE_SZ);
-      c->d[i].cap = got > 0 ? (size_t) got : 4096;
       if (c->d[i].cap > PIPE_CAP)
         f->big_pipes += c->d[i].cap - PIPE_CAP;
     }

@@ -421,76 +421,25 @@ connect_to (const struct addrinfo *ai)
   return s;
 }
 
-struct flow
-{
-  int pipe[2];
-  size_t cap; /* the pipe's capacity, read back (portfwd.c says why) */
-  size_t pending;
-  bool eof, shut;
-  uint64_t bytes;
-};
-
-/* Moves what it can from SRC to DST through F's pipe; -1 ends it all. */
-static int
-pump (struct flow *f, int src, int dst)
-{
-  for (;;)
-    {
-      bool moved = false;
-      if (!f->eof && f->pending < f->cap)
-        {
-          ssize_t n = splice (src, NULL, f->pipe[1], NULL, f->cap - f->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-          if (n > 0)
-            f->pending += (size_t) n, f->bytes += (uint64_t) n, moved = true;
-          else if (n == 0)
-            f->eof = true;
-          else if (errno != EAGAIN && errno != EINTR)
-            return -1;
-        }
-      while (f->pending)
-        {
-          ssize_t n = splice (f->pipe[0], NULL, dst, NULL, f->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
-          if (n > 0)
-            f->pending -= (size_t) n, moved = true;
-          else if (n < 0 && (errno == EAGAIN || errno == EINTR))
-            break;
-          else
-            return -1;
-        }
-      if (f->eof && !f->pending && !f->shut)
-        {
-          /* Half-close: the other side learns this one is done. */
-          shutdown (dst, SHUT_WR);
-          f->shut = true;
-        }
-      if (!moved || f->shut)
-        return 0;
-    }
-}
-
 /* Bytes both ways until both directions ended or an error; F[0] is client
  * to upstream. */
 static void
-relay (int c, int u, struct flow f[2])
+relay (int c, int u, struct launch_splice f[2])
 {
   for (int i = 0; i < 2; i++)
-    {
-      if (pipe2 (f[i].pipe, O_CLOEXEC | O_NONBLOCK) < 0)
-        return;
-      int got = fcntl (f[i].pipe[1], F_GETPIPE_SZ);
-      f[i].cap = got > 0 ? (size_t) got : 4096;
-    }
+    if (launch_splice_open (&f[i], 0) < 0)
+      return;
   fcntl (c, F_SETFL, fcntl (c, F_GETFL) | O_NONBLOCK);
   for (;;)
     {
-      if (pump (&f[0], c, u) < 0 || pump (&f[1], u, c) < 0)
+      if (launch_splice_pump (&f[0], c, u) < 0 || launch_splice_pump (&f[1], u, c) < 0)
         return;
       if (f[0].shut && f[1].shut)
         return;
       struct pollfd p[2] = { { c, 0, 0 }, { u, 0, 0 } };
       for (int i = 0; i < 2; i++)
         {
-          if (!f[i].eof && f[i].pending < f[i].cap)
+          if (launch_splice_wants_src (&f[i]))
             p[i].events |= POLLIN;
           if (f[i].pending)
             p[1 - i].events |= POLLOUT;
@@ -716,7 +665,7 @@ serve (int c, const char *expect, const struct launch_pull_upstream *ups)
    * TLS hello of a client that did not wait for our 200. */
   if (ok && len > head_len)
     ok = write_all (u, buf + head_len, len - head_len);
-  struct flow f[2] = { { .pipe = { -1, -1 } }, { .pipe = { -1, -1 } } };
+  struct launch_splice f[2] = { { .pipe = { -1, -1 } }, { .pipe = { -1, -1 } } };
   f[0].bytes = len - head_len;
   if (ok)
     relay (c, u, f);

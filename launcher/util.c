@@ -1,6 +1,6 @@
 /* rdind - launcher helpers: subordinate ids and their mapping, executable
  * lookup, the slirp4netns network's well-known hosts, a flat JSON reader, the
- * namespace flags and the storage probe.  Built into both `rdind` and the
+ * namespace flags, the storage probe and one direction of a splice relay.  Built into both `rdind` and the
  * static rdind-launch, so nothing here may need more than the C library. */
 #include "config.h"
 
@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/mount.h>
+#include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/sysmacros.h>
 #include <sys/wait.h>
@@ -674,4 +675,64 @@ launch_lock_file (const char *dir, const char *name, const char *key, bool paren
                            "another rdind (pid %ld) is running on %s = %s: stop it first, or give "
                            "this one its own %s",
                            pid, key, dir, key);
+}
+
+int
+launch_splice_open (struct launch_splice *d, size_t want)
+{
+  if (pipe2 (d->pipe, O_CLOEXEC | O_NONBLOCK) < 0)
+    return -1;
+  /* A refused resize (pipe-max-size, the account's pipe pages) keeps the
+   * capacity the pipe was made with, which works, only slower. */
+  if (want > 0)
+    fcntl (d->pipe[1], F_SETPIPE_SZ, (int) want);
+  int got = fcntl (d->pipe[1], F_GETPIPE_SZ);
+  d->cap = got > 0 ? (size_t) got : 4096;
+  return 0;
+}
+
+int
+launch_splice_pump (struct launch_splice *d, int src, int dst)
+{
+  for (;;)
+    {
+      bool moved = false;
+      if (launch_splice_wants_src (d))
+        {
+          ssize_t n = splice (src, NULL, d->pipe[1], NULL, d->cap - d->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+          if (n > 0)
+            d->pending += (size_t) n, d->bytes += (uint64_t) n, moved = true;
+          else if (n == 0)
+            d->eof = true;
+          else if (errno != EAGAIN && errno != EINTR)
+            return -1;
+        }
+      while (d->pending > 0)
+        {
+          ssize_t n = splice (d->pipe[0], NULL, dst, NULL, d->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
+          if (n > 0)
+            d->pending -= (size_t) n, moved = true;
+          else if (n < 0 && (errno == EAGAIN || errno == EINTR))
+            break;
+          else
+            return -1;
+        }
+      if (d->eof && d->pending == 0 && !d->shut)
+        {
+          /* Half-close: the other side learns this one is done sending. */
+          shutdown (dst, SHUT_WR);
+          d->shut = true;
+        }
+      if (!moved || d->shut)
+        return 0;
+    }
+}
+
+void
+launch_splice_close (struct launch_splice *d)
+{
+  for (int j = 0; j < 2; j++)
+    if (d->pipe[j] >= 0)
+      close (d->pipe[j]);
+  d->pipe[0] = d->pipe[1] = -1;
 }
