@@ -59,6 +59,7 @@ struct launch_splice
   int pipe[2];    /* { -1, -1 } until launch_splice_open */
   size_t cap;     /* the pipe's capacity, read back */
   size_t pending; /* bytes in the pipe */
+  bool full;      /* no slot left, whatever PENDING says */
   bool eof, shut;
   uint64_t bytes; /* taken from the source */
 };
@@ -66,7 +67,9 @@ struct launch_splice
  * capacity is read back, never assumed: past pipe-user-pages-soft the
  * kernel makes pipes of 2 pages and refuses to grow them, and a pipe
  * believed larger than it is keeps its full source polled (a busy loop).
- * -1 (errno) when no pipe could be made. */
+ * For the same reason the pump asks the pipe itself whether it is full
+ * (its slots run out first when fragments are small).  -1 (errno) when no
+ * pipe could be made. */
 int launch_splice_open (struct launch_splice *d, size_t want);
 /* Moves what it can from SRC to DST; -1 ends the relay. */
 int launch_splice_pump (struct launch_splice *d, int src, int dst);
@@ -74,7 +77,7 @@ int launch_splice_pump (struct launch_splice *d, int src, int dst);
 static inline bool
 launch_splice_wants_src (const struct launch_splice *d)
 {
-  return !d->eof && d->pending < d->cap;
+  return !d->eof && !d->full && d->pending < d->cap;
 }
 void launch_splice_close (struct launch_splice *d);
 

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdlib.h>
 #include <string.h>
@@ -706,12 +707,23 @@ launch_splice_pump (struct launch_splice *d, int src, int dst)
             d->eof = true;
           else if (errno != EAGAIN && errno != EINTR)
             return -1;
+          else if (errno == EAGAIN && d->pending > 0)
+            {
+              /* Each fragment of the source's buffers takes a slot of
+               * the pipe: fragments smaller than a page (a NIC's packets,
+               * a sender's page-cache pages at an odd offset) fill its
+               * slots before its bytes reach D->CAP.  The pipe says
+               * whether it has room; without it the source stays
+               * readable and would be polled in a busy loop. */
+              struct pollfd p = { d->pipe[1], POLLOUT, 0 };
+              d->full = poll (&p, 1, 0) == 0;
+            }
         }
       while (d->pending > 0)
         {
           ssize_t n = splice (d->pipe[0], NULL, dst, NULL, d->pending, SPLICE_F_NONBLOCK | SPLICE_F_MOVE);
           if (n > 0)
-            d->pending -= (size_t) n, moved = true;
+            d->pending -= (size_t) n, d->full = false, moved = true;
           else if (n < 0 && (errno == EAGAIN || errno == EINTR))
             break;
           else
