@@ -689,6 +689,8 @@ launch_splice_open (struct launch_splice *d, size_t want)
     fcntl (d->pipe[1], F_SETPIPE_SZ, (int) want);
   int got = fcntl (d->pipe[1], F_GETPIPE_SZ);
   d->cap = got > 0 ? (size_t) got : 4096;
+  d->pending = 0;
+  d->full = false;
   return 0;
 }
 
