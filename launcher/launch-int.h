@@ -46,9 +46,6 @@ struct launch_api
   bool proxies_only;
 };
 
-/* The native port driver (portfwd.c).  Owned by the launcher's main loop,
- * which polls launch_fwd_fd() and calls launch_fwd_dispatch() when it is
- * readable (and after the timeout it returns, -1 for none). */
 /* One direction of a splice relay (portfwd.c, pullproxy.c): bytes go from
  * a source socket to a destination through a pipe, with no copy through
  * user space; what the pipe holds bounds what is in flight, so a slow
@@ -81,6 +78,9 @@ launch_splice_wants_src (const struct launch_splice *d)
 }
 void launch_splice_close (struct launch_splice *d);
 
+/* The native port driver (portfwd.c).  Owned by the launcher's main loop,
+ * which polls launch_fwd_fd() and calls launch_fwd_dispatch() when it is
+ * readable (and after the timeout it returns, -1 for none). */
 struct launch_fwd;
 struct launch_fwd *launch_fwd_new (int portd_fd, rdind_error_t *err);
 int launch_fwd_fd (const struct launch_fwd *f);

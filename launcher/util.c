@@ -1,7 +1,8 @@
 /* rdind - launcher helpers: subordinate ids and their mapping, executable
  * lookup, the slirp4netns network's well-known hosts, a flat JSON reader, the
- * namespace flags, the storage probe and one direction of a splice relay.  Built into both `rdind` and the
- * static rdind-launch, so nothing here may need more than the C library. */
+ * namespace flags, the storage probe and one direction of a splice relay.
+ * Built into both `rdind` and the static rdind-launch, so nothing here may
+ * need more than the C library. */
 #include "config.h"
 
 #include <arpa/inet.h>

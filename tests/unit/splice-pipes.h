@@ -1,6 +1,7 @@
 /* Shared by the tests of rdind's two splice relays (test-portfwd,
  * test-pullproxy): loopback sockets, an account whose pipes the kernel
- * shrinks, and a fast sender against a slow reader. */
+ * shrinks, and a fast sender (writes, or sendfile of page-cache pages)
+ * against a slow reader. */
 #ifndef RDIND_SPLICE_PIPES_H
 #define RDIND_SPLICE_PIPES_H
 
@@ -188,7 +189,7 @@ splice_checks (int (*child) (int mode), int mode, const char *relay)
 
 /* The three cases above, for RELAY. */
 static void
-small_pipes_checks (int (*child) (int mode), const char *relay)
+slow_reader_checks (int (*child) (int mode), const char *relay)
 {
   splice_checks (child, SPLICE_EXHAUSTED, relay);
   splice_checks (child, SPLICE_EXHAUSTED | SPLICE_SENDFILE, relay);

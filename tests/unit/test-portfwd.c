@@ -1,8 +1,9 @@
 /* The native port driver's engine (launcher/portfwd.c) without namespaces:
  * portd is a child of this test, the forwarder runs in a thread, and the
  * "container" is a socket on 127.0.0.1.  Checked by effect: the bytes that
- * arrive, the half-close that follows, and the capacity of the pipes the
- * forwarder really holds (read off this process's own descriptors). */
+ * arrive, the half-close that follows, the capacity of the pipes the
+ * forwarder really holds (read off this process's own descriptors), and its
+ * wakeups while a slow reader keeps its pipes full. */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -203,7 +204,7 @@ start_forwarder (int sv[2], int backend_port, int *port, char **why)
  * client's bytes while the pipe is full.  Exit status: 77 when this cannot
  * be set up here, else bit 0 for wrong bytes and bit 1 for a busy loop. */
 static int
-small_pipes_child (int mode)
+slow_reader_child (int mode)
 {
   enum
   {
@@ -344,6 +345,6 @@ main (void)
   close (sv[0]);
   waitpid (portd, NULL, 0);
 
-  small_pipes_checks (small_pipes_child, "the forwarder");
+  slow_reader_checks (slow_reader_child, "the forwarder");
   return done_testing ();
 }

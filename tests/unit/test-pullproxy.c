@@ -1,7 +1,8 @@
 /* The pull path (launcher/pullproxy.c): its pure parts (request heads,
  * CONNECT and absolute form, and what goes upstream; the credential check;
- * the destination check), and its relay when the kernel gives it 2-page
- * pipes. */
+ * the destination check), and its relay against a slow reader when its
+ * pipes fill before their bytes reach the capacity it asked for (2-page
+ * pipes, small fragments). */
 #include "config.h"
 
 #include <arpa/inet.h>
@@ -87,7 +88,7 @@ cpu_ms (pid_t pid)
  * cannot be set up here, else bit 0 for wrong bytes and bit 1 for a busy
  * loop. */
 static int
-small_pipes_child (int mode)
+slow_reader_child (int mode)
 {
   int up_port, lport, rc = 0;
   char upstream[64], head[4096];
@@ -273,6 +274,6 @@ main (void)
     ok (launch_pull_upstream_parse ("http://proxy:3128/path", &up) < 0, "upstream: a path refused");
     ok (launch_pull_upstream_parse ("http://proxy:99999", &up) < 0, "upstream: a bad port refused");
   }
-  small_pipes_checks (small_pipes_child, "the pull proxy");
+  slow_reader_checks (slow_reader_child, "the pull proxy");
   return done_testing ();
 }
